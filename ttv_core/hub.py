@@ -1,0 +1,2 @@
+def is_hub_reference(text):
+    return False

@@ -1,0 +1,2 @@
+def is_original_layout(folder):
+    return False
