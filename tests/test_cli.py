@@ -1,0 +1,92 @@
+"""The command line: commands work, and every bad input ends in one clear line, never a traceback."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from helpers import make_small_run
+from ttv_core.cli import main
+
+
+def _run_error(capsys, argv):
+    status = main(argv)
+    err = capsys.readouterr().err.strip()
+    assert status == 2, err
+    assert err.startswith("error: ") and "\n" not in err and "Traceback" not in err
+    return err
+
+
+def test_help_lists_commands():
+    done = subprocess.run([sys.executable, "-m", "ttv_core", "--help"], capture_output=True, text=True, check=True)
+    for command in ("demo", "info", "eval-subject"):
+        assert command in done.stdout
+
+
+def test_demo_then_info_and_eval_subject(tmp_path, capsys):
+    out = tmp_path / "demo-run"
+    assert main(["demo", "--out", str(out), "--epochs", "3"]) == 0
+    capsys.readouterr()
+    assert main(["info", str(out)]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary | {"epochs": None} == summary | {
+        "source": "ttv", "n_train": 1437, "n_test": 360, "dim": 64, "n_classes": 10, "epochs": None
+    }
+    assert summary["epochs"] == [1, 2, 3]
+    target = tmp_path / "eval.json"
+    assert main(["eval-subject", str(out), "--out", str(target)]) == 0
+    capsys.readouterr()
+    figures = json.loads(target.read_text())
+    assert set(figures) == {"train_acc", "test_acc"} and set(figures["test_acc"]) == {"1", "2", "3"}
+    assert figures["test_acc"]["3"] > figures["test_acc"]["1"]
+    err = _run_error(capsys, ["eval-subject", str(out), "--out", str(target)])
+    assert "--overwrite" in err
+    err = _run_error(capsys, ["demo", "--out", str(out), "--epochs", "3"])
+    assert "--overwrite" in err
+
+
+@pytest.fixture()
+def run(tmp_path):
+    return make_small_run(tmp_path / "run")
+
+
+def _npy(path, array):
+    with open(path, "wb") as handle:
+        np.save(handle, array)
+
+
+@pytest.mark.parametrize(
+    "damage, expected",
+    [
+        (lambda run: (run / "ttv_run.json").write_text("{not json"), "ttv_run.json: not readable JSON"),
+        (lambda run: (run / "ttv_run.json").write_text('{"format": "ttv-run", "format_version": 9}'), "format_version 9"),
+        (lambda run: _npy(run / "epochs/epoch_0002/train.npy", np.zeros((30, 5), np.float32)), r"epoch_0002/train.npy: .*shape \(30, 5\)"),
+        (lambda run: _npy(run / "epochs/epoch_0003/test.npy", np.zeros((9, 4), np.float32)), r"epoch_0003/test.npy: .*shape"),
+        (lambda run: _npy(run / "labels/train.npy", np.full(30, 7)), r"outside 0\.\.2"),
+        (lambda run: _npy(run / "epochs/epoch_0002/train.npy", np.full((30, 4), np.nan, np.float32)), "NaN"),
+        (lambda run: _npy(run / "epochs/epoch_0001/test.npy", np.full((10, 4), np.inf, np.float32)), "infinite"),
+        (lambda run: (run / "epochs/epoch_0002/train.npy").write_bytes(b"garbage"), "train.npy: not a readable .npy"),
+        (lambda run: (run / "epochs/epoch_0002/head.npz").unlink(), "head.npz: missing"),
+        (lambda run: (run / "epochs/epoch_0001/train.npy").unlink(), "train.npy: missing"),
+    ],
+    ids=["malformed-manifest", "future-version", "dim-mismatch", "count-mismatch", "labels-out-of-range",
+         "nan", "inf", "unreadable-npy", "missing-head", "missing-array"],
+)
+def test_info_reports_damaged_runs(run, capsys, damage, expected):
+    damage(run)
+    err = _run_error(capsys, ["info", str(run)])
+    assert __import__("re").search(expected, err), err
+
+
+def test_info_reports_missing_and_unknown_folders(tmp_path, capsys):
+    assert "no such folder" in _run_error(capsys, ["info", str(tmp_path / "nowhere")])
+    (tmp_path / "empty").mkdir()
+    err = _run_error(capsys, ["info", str(tmp_path / "empty")])
+    assert "not a training-dynamics folder" in err and "config.json" in err
+
+
+def test_quick_info_skips_the_array_scan(run, capsys):
+    _npy(run / "epochs/epoch_0002/train.npy", np.full((30, 4), np.nan, np.float32))
+    assert main(["info", str(run), "--quick"]) == 0
