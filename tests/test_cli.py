@@ -90,3 +90,36 @@ def test_info_reports_missing_and_unknown_folders(tmp_path, capsys):
 def test_quick_info_skips_the_array_scan(run, capsys):
     _npy(run / "epochs/epoch_0002/train.npy", np.full((30, 4), np.nan, np.float32))
     assert main(["info", str(run), "--quick"]) == 0
+
+
+def test_unusable_cache_folder_is_a_clear_error(tmp_path, monkeypatch):
+    from ttv_core import ConfigError
+    from ttv_core.cache import resolve_cache_dir
+
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    with pytest.raises(ConfigError, match="cannot use this cache folder.*--cache-dir"):
+        resolve_cache_dir(blocker / "cache")
+    monkeypatch.setenv("TTV_CACHE_DIR", str(blocker / "cache"))
+    with pytest.raises(ConfigError, match="TTV_CACHE_DIR environment variable"):
+        resolve_cache_dir()
+
+
+def test_info_on_an_original_layout_needs_trust_code(tmp_path, capsys):
+    from original_fixture import make_original_layout
+
+    folder = make_original_layout(tmp_path / "dvi")
+    err = _run_error(capsys, ["info", str(folder), "--cache-dir", str(tmp_path / "cache")])
+    assert "--trust-code" in err and "model.py" in err
+    assert main(["info", str(folder), "--trust-code", "--cache-dir", str(tmp_path / "cache")]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert (summary["source"], summary["n_train"], summary["n_epochs"]) == ("original", 60, 3)
+
+
+def test_thumbnail_index_is_checked(run):
+    from ttv_core import ConfigError, load_dynamics
+
+    dynamics = load_dynamics(run)
+    with pytest.raises(ConfigError, match=r"0\.\.29"):
+        dynamics.thumbnail(30)
+    assert dynamics.thumbnail(0) is None  # this run has no thumbnails

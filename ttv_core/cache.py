@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 from ._io import atomic_write_bytes, sha256_file
+from .errors import ConfigError
 
 ENV_VAR = "TTV_CACHE_DIR"
 
@@ -28,9 +29,22 @@ def default_cache_dir() -> Path:
 
 def resolve_cache_dir(cache_dir: str | os.PathLike | None = None) -> Path:
     """The cache folder to use: ``cache_dir`` if given, else ``$TTV_CACHE_DIR``, else the per-user default."""
-    chosen = cache_dir or os.environ.get(ENV_VAR) or default_cache_dir()
-    path = Path(chosen).expanduser()
-    path.mkdir(parents=True, exist_ok=True)
+    if cache_dir:
+        origin = "--cache-dir / cache_dir="
+    elif os.environ.get(ENV_VAR):
+        origin = f"the {ENV_VAR} environment variable"
+    else:
+        origin = "the default cache folder"
+    path = Path(cache_dir or os.environ.get(ENV_VAR) or default_cache_dir()).expanduser()
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        if not os.access(path, os.W_OK | os.X_OK):
+            raise PermissionError("not writable")
+    except OSError as error:
+        raise ConfigError(
+            f"{path}: ttv cannot use this cache folder ({error}); it comes from {origin}. "
+            f"Point {ENV_VAR} or --cache-dir at a writable folder."
+        ) from None
     return path
 
 

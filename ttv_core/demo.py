@@ -24,7 +24,7 @@ from torch import nn
 from . import runformat
 from ._io import sha256_bytes
 from .cache import resolve_cache_dir
-from .errors import ConfigError
+from .config import check_int, check_real
 from .recorder import Recorder
 
 
@@ -41,20 +41,11 @@ class DemoConfig:
     test_fraction: float = 0.2  # 360 of the 1,797 digits are held out as the test set
 
     def __post_init__(self) -> None:
-        rules = [
-            ("epochs", self.epochs >= 1 and isinstance(self.epochs, int), "an int >= 1"),
-            ("seed", isinstance(self.seed, int) and self.seed >= 0, "an int >= 0"),
-            ("hidden", isinstance(self.hidden, int) and self.hidden >= 2, "an int >= 2"),
-            ("dim", isinstance(self.dim, int) and self.dim >= 2, "an int >= 2"),
-            ("learning_rate", 0 < self.learning_rate <= 10, "a float in (0, 10]"),
-            ("batch_size", isinstance(self.batch_size, int) and self.batch_size >= 1, "an int >= 1"),
-            ("test_fraction", 0 < self.test_fraction < 1, "a float in (0, 1)"),
-        ]
-        for field, ok, rule in rules:
-            if not ok:
-                raise ConfigError(
-                    f"The {field!r} parameter of DemoConfig must be {rule}. Got {getattr(self, field)!r} instead."
-                )
+        for name in ("epochs", "hidden", "dim", "batch_size"):
+            check_int(self, name, 1 if name in ("epochs", "batch_size") else 2)
+        check_int(self, "seed", 0)
+        check_real(self, "learning_rate", 0.0, 10.0)
+        check_real(self, "test_fraction", 0.0, 0.9)
 
     def key(self) -> str:
         """Short digest of the config, naming the cached demo run it produces."""

@@ -82,9 +82,9 @@ class TrainingDynamics(abc.ABC):
         if not self.epochs:
             raise DataError(f"{location}: the run holds no epochs yet.")
         self.dim = int(dim)
+        given = {"train": train_labels, "test": test_labels}
         self._labels = {
-            "train": _check_labels(train_labels, len(self.classes), f"{location} (training labels)"),
-            "test": _check_labels(test_labels, len(self.classes), f"{location} (test labels)"),
+            split: _check_labels(given[split], len(self.classes), self._labels_where(split)) for split in SPLITS
         }
         self._checked: set[tuple[int, str]] = set()
 
@@ -145,6 +145,10 @@ class TrainingDynamics(abc.ABC):
         """Where an epoch's representations live, for error messages (subclasses name the file)."""
         return f"{self.location} epoch {epoch} ({split})"
 
+    def _labels_where(self, split: str) -> str:
+        """Where a split's labels live, for error messages (subclasses name the file)."""
+        return f"{self.location} ({split} labels)"
+
     @abc.abstractmethod
     def _read_representations(self, epoch: int, split: str) -> np.ndarray:
         """Return the raw (unchecked) float32 representations of one epoch and split."""
@@ -163,7 +167,18 @@ class TrainingDynamics(abc.ABC):
         return False
 
     def thumbnail(self, index: int, split: str = "train") -> bytes | None:
-        """PNG bytes of sample ``index``'s thumbnail, or None when the source has none."""
+        """PNG bytes of sample ``index``'s thumbnail, or None when the source has none for it.
+
+        Raises ConfigError when ``index`` is not a sample of ``split``.
+        """
+        split = self._check_split(split)
+        n_samples = len(self._labels[split])
+        if isinstance(index, bool) or not isinstance(index, (int, np.integer)) or not 0 <= index < n_samples:
+            raise ConfigError(f"sample index must be an int in 0..{n_samples - 1} ({split} split); got {index!r}.")
+        return self._thumbnail(int(index), split)
+
+    def _thumbnail(self, index: int, split: str) -> bytes | None:
+        """Subclasses with thumbnails return one here; ``index`` and ``split`` are already checked."""
         return None
 
     # -- helpers ------------------------------------------------------------------------------
@@ -208,18 +223,15 @@ class TrainingDynamics(abc.ABC):
         representations to one logit per class.
         """
         for epoch in self.epochs:
-            for split in SPLITS:
-                reps = self.representations(epoch, split)
-            head = self.head(epoch)
-            probe = self.representations(epoch, "train")[:2]
-            if len(probe):
-                logits = head(np.asarray(probe))
-                if logits.shape[1] != self.n_classes:
+            probe = [self.representations(epoch, split)[:2] for split in SPLITS]
+            rows = np.concatenate(probe)
+            if len(rows):
+                n_logits = self.head(epoch)(rows).shape[1]
+                if n_logits != self.n_classes:
                     raise DataError(
-                        f"{self.location} epoch {epoch}: the head returns {logits.shape[1]} logits, but the run "
+                        f"{self.location} epoch {epoch}: the head returns {n_logits} logits, but the run "
                         f"has {self.n_classes} classes."
                     )
-            del reps
         return self
 
     def __repr__(self) -> str:
@@ -251,6 +263,7 @@ def load_dynamics(
     *,
     trust_code: bool = False,
     cache_dir: str | Path | None = None,
+    device: str | None = None,
 ) -> TrainingDynamics:
     """Open training dynamics from a ttv run folder, an original-layout folder or the Hugging Face Hub.
 
@@ -265,6 +278,9 @@ def load_dynamics(
     cache_dir : str or Path, optional
         Where derived data (e.g. representations extracted from an original-layout folder) is kept;
         see :func:`ttv_core.cache.resolve_cache_dir`.
+    device : str, optional
+        Where an original-layout model extracts representations ("cpu", "cuda"); default: the GPU if
+        there is one.
 
     Raises
     ------
@@ -273,13 +289,13 @@ def load_dynamics(
     TrustRequiredError
         The source is an original-layout folder and ``trust_code`` is False.
     """
-    from . import hub, original_layout, runformat
+    from . import hub
 
     text = str(path)
     local = Path(text).expanduser()
     if hub.is_hub_reference(text) and not local.exists():
         folder = hub.fetch(text)
-        return _open_folder(folder, location=text, trust_code=trust_code, cache_dir=cache_dir)
+        return _open_folder(folder, location=text, trust_code=trust_code, cache_dir=cache_dir, device=device)
     if not local.exists():
         raise DataError(
             f"{text}: no such folder. Give a ttv run folder, an original-layout folder (with config.json), "
@@ -287,16 +303,18 @@ def load_dynamics(
         )
     if not local.is_dir():
         raise DataError(f"{text}: is a file; training dynamics are a folder (ttv run or original layout).")
-    return _open_folder(local, location=text, trust_code=trust_code, cache_dir=cache_dir)
+    return _open_folder(local, location=text, trust_code=trust_code, cache_dir=cache_dir, device=device)
 
 
-def _open_folder(folder: Path, *, location: str, trust_code: bool, cache_dir) -> TrainingDynamics:
+def _open_folder(folder: Path, *, location: str, trust_code: bool, cache_dir, device) -> TrainingDynamics:
     from . import original_layout, runformat
 
     if runformat.is_run(folder):
         return runformat.RunDynamics(folder, location=location)
     if original_layout.is_original_layout(folder):
-        return original_layout.OriginalDynamics(folder, location=location, trust_code=trust_code, cache_dir=cache_dir)
+        return original_layout.OriginalDynamics(
+            folder, location=location, trust_code=trust_code, cache_dir=cache_dir, device=device
+        )
     raise DataError(
         f"{location}: not a training-dynamics folder. Expected either {runformat.MANIFEST} (a ttv run, "
         "e.g. from `python -m ttv_core demo` or ttv_core.Recorder) or config.json with a \"DVI\" section "

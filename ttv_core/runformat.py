@@ -242,13 +242,15 @@ class RunDynamics(TrainingDynamics):
     def has_thumbnails(self) -> bool:
         return "train" in self.manifest.get("thumbnails", [])
 
-    def thumbnail(self, index: int, split: str = "train") -> bytes | None:
-        split = self._check_split(split)
+    def _labels_where(self, split: str) -> str:
+        return str(self.folder / "labels" / f"{split}.npy")
+
+    def _thumbnail(self, index: int, split: str) -> bytes | None:
         if split not in self.manifest.get("thumbnails", []):
             return None
         if split not in self._thumbnails:
             self._thumbnails[split] = _load_npy(self.folder / "thumbnails" / f"{split}.npy", mmap=True)
-        return png_bytes(np.asarray(self._thumbnails[split][int(index)]))
+        return png_bytes(np.asarray(self._thumbnails[split][index]))
 
     def summary(self) -> dict[str, Any]:
         return {**super().summary(), "name": self.manifest.get("name", ""), "format_version": FORMAT_VERSION}
