@@ -1,0 +1,108 @@
+"""The dashboard, driven headless through Streamlit's AppTest (same process, no browser)."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+from streamlit import dataframe_util
+from streamlit.testing.v1 import AppTest
+
+import ttv_core
+from original_fixture import make_original_layout
+
+APP = str(Path(__file__).resolve().parents[1] / "streamlit_app.py")
+TRUST_LABEL = "This dataset contains code (Model/model.py): allow running it"
+
+
+def open_app(**query_params: str) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.query_params.update(query_params)
+    return at.run()
+
+
+def metrics(at: AppTest) -> dict[str, str]:
+    return {metric.label: metric.value for metric in at.metric}
+
+
+def test_demo_opens_by_default_with_summary_thumbnails_and_accuracy_chart():
+    at = open_app()
+
+    assert not at.exception
+    assert not at.error
+    assert at.query_params["run"] == "demo"
+    shown = metrics(at)
+    assert (shown["Epochs"], shown["Training samples"], shown["Test samples"]) == ("20", "1,437", "360")
+    assert len(at.get("image")[0].proto.imgs) == 12
+    chart = at.get("vega_lite_chart")[0].proto
+    assert json.loads(chart.spec)["encoding"]["y"]["field"] == "accuracy"
+    data = dataframe_util.convert_arrow_bytes_to_pandas_df(chart.datasets[0].data.data)
+    assert len(data) == 2 * 20
+    assert data["accuracy"].between(0, 1).all()
+    test = data[data["split"] == "test set"].set_index("epoch")["accuracy"]
+    assert test[20] >= 0.9 > test[1]  # the demo's journey: from mixed to well separated
+
+
+def test_missing_folder_shows_an_error_not_a_traceback(tmp_path):
+    missing = str(tmp_path / "no-such-run")
+    at = open_app()
+    at.radio(key="run_source").set_value("folder").run()
+    at.text_input(key="run_location").input(missing).run()
+
+    assert not at.exception
+    assert "no such folder" in at.error[0].value
+    assert at.query_params["run"] == missing
+    assert not at.get("vega_lite_chart")
+
+
+def test_hub_choice_adds_the_hf_prefix_and_a_missing_repo_is_an_error():
+    at = open_app()
+    at.radio(key="run_source").set_value("hub").run()
+    at.text_input(key="run_location").input("nobody/no-such-dataset").run()
+
+    assert not at.exception
+    assert at.query_params["run"] == "hf://nobody/no-such-dataset"
+    assert at.error
+
+
+def test_run_query_parameter_reopens_that_run(tmp_path):
+    small_run = ttv_core.make_demo(tmp_path / "r", config=ttv_core.DemoConfig(epochs=3))
+
+    at = open_app(run=str(small_run))
+
+    assert not at.exception
+    assert not at.error
+    assert at.radio(key="run_source").value == "folder"
+    assert at.text_input(key="run_location").value == str(small_run)
+    assert metrics(at)["Epochs"] == "3"
+    assert at.query_params["run"] == str(small_run)
+
+
+def test_an_epoch_found_damaged_by_a_page_is_an_error_not_a_traceback(tmp_path):
+    run = ttv_core.make_demo(tmp_path / "r", config=ttv_core.DemoConfig(epochs=2))
+    damaged = run / "epochs" / "epoch_0002" / "test.npy"
+    np.save(damaged, np.full_like(np.load(damaged), np.nan))
+
+    at = open_app(run=str(run))
+
+    assert not at.exception
+    assert metrics(at)["Epochs"] == "2"  # the summary still shows
+    assert "NaN" in at.error[0].value and "epoch_0002" in at.error[0].value
+
+
+def test_original_layout_folder_runs_its_code_only_once_allowed_and_for_that_folder_only(tmp_path):
+    folder = make_original_layout(tmp_path / "original")
+
+    at = open_app(run=str(folder))
+    assert not at.exception
+    assert TRUST_LABEL in at.error[0].value
+    assert not at.metric
+
+    at.checkbox(key="trust_code").check().run()
+    assert not at.exception
+    assert not at.error
+    shown = metrics(at)
+    assert (shown["Epochs"], shown["Training samples"], shown["Classes"]) == ("3", "60", "3")
+    assert set(at.query_params) == {"run"}  # a link never grants permission to run code
+
+    at.text_input(key="run_location").input(str(tmp_path / "another")).run()
+    assert at.checkbox(key="trust_code").value is False
