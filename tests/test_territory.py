@@ -1,0 +1,191 @@
+"""Territories and point markers: colours agree, geometry is oriented, bad arguments are named."""
+
+import io
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from ttv_core.territory import (
+    Extent,
+    classify_grid,
+    draw_points,
+    extent_of,
+    grid_points,
+    palette,
+    point_colours,
+    render_territory,
+    territory_image,
+)
+
+WHITE = np.array([255, 255, 255], dtype=np.uint8)
+# Why 20: the lightness/chroma band keeps ~12k usable 8-bit colours; packing 100 of them, greedy
+# farthest-point reaches ~25 RGB units (0.06 in OKLab, several just-noticeable differences), so 20
+# leaves margin. The first 20 must be far more distinct (Tableau 10 itself is 67 apart).
+MIN_RGB_DISTANCE = {3: 60.0, 10: 60.0, 11: 50.0, 40: 30.0, 100: 20.0}
+
+
+def _min_pairwise_distance(colours: np.ndarray) -> float:
+    c = colours.astype(np.float64)
+    distances = np.sqrt(((c[:, None] - c[None]) ** 2).sum(axis=-1))
+    distances[np.diag_indices(len(c))] = np.inf
+    return float(distances.min())
+
+
+def _linear_head(logits_of_x):
+    """A numpy head on 2-D representations whose logits depend on x only."""
+    return lambda points: np.stack(logits_of_x(np.asarray(points)[:, 0]), axis=1).astype(np.float32)
+
+
+@pytest.mark.parametrize("n_classes", sorted(MIN_RGB_DISTANCE))
+def test_palette_is_distinct_and_shaped(n_classes):
+    colours = palette(n_classes)
+    assert colours.shape == (n_classes, 3) and colours.dtype == np.uint8
+    assert _min_pairwise_distance(colours) >= MIN_RGB_DISTANCE[n_classes]
+    assert np.sqrt(((colours.astype(float) - 255) ** 2).sum(axis=1)).min() > 60  # never mistaken for boundary
+
+
+def test_palette_starts_with_tableau_10_and_is_prefix_stable():
+    assert palette(10)[0].tolist() == [31, 119, 180] and palette(10)[3].tolist() == [214, 39, 40]
+    assert np.array_equal(palette(100)[:40], palette(40))
+    assert np.array_equal(palette(11)[:10], palette(10))
+
+
+def test_territory_colour_equals_point_colour_for_every_class():
+    n_classes = 5
+    confident = np.ones(n_classes * n_classes, dtype=np.float32)  # s = 1 everywhere
+    classes = np.arange(n_classes * n_classes) % n_classes
+    image = territory_image(classes, confident, n_classes, n_classes).reshape(-1, 3)
+    fill, ring, misclassified = point_colours(np.arange(n_classes), n_classes=n_classes)
+    for c in range(n_classes):
+        assert (image[classes == c] == palette(n_classes)[c]).all()
+        assert (image[classes == c] == fill[c]).all() and (ring[c] == fill[c]).all()
+    assert not misclassified.any()
+
+
+def test_colours_index_the_palette_not_the_largest_class_present():
+    image = territory_image(np.zeros(4, int), np.ones(4), 2, 10)  # only class 0 present, of 10
+    assert (image.reshape(-1, 3) == palette(10)[0]).all()
+    image = territory_image(np.full(4, 1), np.ones(4), 2, 10)  # class 1 is not the "last" colour
+    assert (image.reshape(-1, 3) == palette(10)[1]).all()
+
+
+def test_boundary_cells_are_white_and_low_confidence_is_paler():
+    confidence = np.array([0.0, 0.149, 0.15, 0.5, 0.8, 1.0])
+    classes = np.zeros(6, dtype=int)
+    cells = territory_image(np.r_[classes, 0, 0, 0], np.r_[confidence, 1, 1, 1], 3, 3).reshape(-1, 3)[:6]
+    assert (cells[:2] == WHITE).all()
+    assert not (cells[2] == WHITE).all()
+    distance_to_white = np.abs(cells.astype(int) - 255).sum(axis=1)[2:]
+    assert np.all(np.diff(distance_to_white) > 0)
+
+
+def test_classify_grid_margin():
+    classes, confidence = classify_grid(np.array([[3.0, 1.0, 0.0], [1.0, 1.0, 1.0], [0.0, 2.0, 2.0], [0, 4, 1]]))
+    assert classes.tolist() == [0, 0, 1, 1] and classes.dtype == np.int64
+    np.testing.assert_allclose(confidence, [2 / 3, 0.0, 0.0, 3 / 4])
+    assert confidence.dtype == np.float32
+
+
+def test_extent_is_square_padded_and_holds_every_epoch():
+    rng = np.random.default_rng(0)
+    epochs = [rng.normal(size=(30, 2)) * [4.0, 1.0] + shift for shift in ([0, 0], [5, 2], [-3, 1])]
+    extent = extent_of(epochs)
+    assert np.isclose(extent.x_max - extent.x_min, extent.y_max - extent.y_min)
+    assert all(extent.contains(points).all() for points in epochs)
+    pooled = np.concatenate(epochs)
+    span = (pooled.max(axis=0) - pooled.min(axis=0)).max()
+    assert np.isclose(pooled[:, 0].min() - extent.x_min, 0.1 * span)  # x is the wider axis: 10 % pad
+    assert pooled[:, 1].min() - extent.y_min > 0.1 * span
+    assert len(extent.as_list()) == 4 and extent.as_list()[0] == extent.x_min
+
+
+def test_extent_of_identical_points_is_a_unit_square_around_them():
+    extent = extent_of(np.full((5, 2), [3.0, -2.0]))
+    assert extent.as_list() == [2.5, -2.5, 3.5, -1.5]
+
+
+def test_extent_of_rejects_nan_naming_the_argument():
+    with pytest.raises(ValueError, match="'embeddings'.*finite"):
+        extent_of([np.zeros((3, 2)), np.array([[0.0, np.nan]])])
+
+
+def test_grid_orientation_row_zero_is_the_top():
+    extent = Extent(0.0, 10.0, 4.0, 14.0)
+    grid = grid_points(extent, 4).reshape(4, 4, 2)
+    assert grid.dtype == np.float32
+    np.testing.assert_allclose(grid[0, :, 1], 13.5)  # top row: half a cell below y_max
+    np.testing.assert_allclose(grid[-1, :, 1], 10.5)
+    np.testing.assert_allclose(grid[:, 0, 0], 0.5)  # left column: half a cell right of x_min
+    np.testing.assert_allclose(grid[:, -1, 0], 3.5)
+
+
+def test_render_territory_splits_at_the_middle_column():
+    head = _linear_head(lambda x: (-x, x))  # class 0 where x < 0, class 1 where x > 0
+    extent = Extent(-1.0, -1.0, 1.0, 1.0)
+    territory = render_territory(lambda cells: cells, head, extent, resolution=11, batch_size=7)
+    classes = territory.classes
+    assert classes.shape == (11, 11) and territory.image.shape == (11, 11, 3)
+    assert (classes[:, :5] == 0).all() and (classes[:, 6:] == 1).all()
+    assert (territory.image[:, 5] == WHITE).all()  # x == 0 exactly: a tie, drawn as boundary
+    assert (territory.image[:, :5] == palette(2)[0]).all() and (territory.image[:, 6:] == palette(2)[1]).all()
+    assert Image.open(io.BytesIO(territory.png())).size == (11, 11)
+    with pytest.raises(ValueError):
+        territory.image[0, 0] = 0  # read-only: a rendered territory is an immutable result
+
+
+def test_draw_points_fill_at_the_point_and_ring_around_misclassified():
+    image = np.full((21, 21, 3), 255, dtype=np.uint8)
+    extent = Extent(0.0, 0.0, 21.0, 21.0)
+    points = np.array([[5.5, 15.5], [15.5, 5.5]])  # pixel (row 5, col 5) and (row 15, col 15)
+    fill, ring, misclassified = point_colours(np.array([0, 1]), np.array([0, 2]), n_classes=3)
+    assert misclassified.tolist() == [False, True] and (fill[1] == palette(3)[2]).all()
+    drawn = draw_points(image, extent, points, fill, ring, radius=2)
+    assert (drawn[5, 5] == palette(3)[0]).all() and (drawn[15, 15] == palette(3)[2]).all()
+    assert (drawn[15, 15 + 3] == palette(3)[1]).all() and (drawn[15 - 3, 15] == palette(3)[1]).all()
+    assert (drawn[5, 5 + 3] == WHITE).all()  # correct point: no ring
+    assert (image == 255).all()  # input untouched
+    outlined = draw_points(image, extent, points, fill, ring, radius=2, outline=(0, 0, 0))
+    assert (outlined[5, 5 + 3] == 0).all() and (outlined[15, 15 + 4] == 0).all()
+
+
+def test_draw_points_skips_points_outside_the_extent():
+    image = np.zeros((40, 40, 3), dtype=np.uint8)
+    outside = np.array([[2.0, 0.5], [-0.1, 0.5], [0.5, 1.01]])
+    assert (draw_points(image, Extent(0.0, 0.0, 1.0, 1.0), outside, [9, 9, 9]) == 0).all()
+
+
+def test_every_dot_keeps_its_own_colour_at_its_centre_despite_overlaps():
+    rng = np.random.default_rng(0)
+    points = rng.uniform(0, 1, size=(300, 2))  # dense: discs of radius 2 overlap a lot on 40 x 40
+    fill = rng.integers(0, 256, size=(300, 3), dtype=np.uint8)
+    drawn = draw_points(np.zeros((40, 40, 3), np.uint8), Extent(0.0, 0.0, 1.0, 1.0), points, fill, radius=2)
+    row, column = ((1 - points[:, 1]) * 40).astype(int), (points[:, 0] * 40).astype(int)
+    pixel = row * 40 + column
+    alone = np.bincount(pixel, minlength=1600)[pixel] == 1
+    assert alone.sum() > 200
+    assert (drawn[row[alone], column[alone]] == fill[alone]).all()
+
+
+@pytest.mark.parametrize(
+    "call, name",
+    [
+        (lambda: grid_points(Extent(0, 0, 1, 1), 1), "resolution"),
+        (lambda: render_territory(lambda c: c, lambda r: r, Extent(0, 0, 1, 1), 1), "resolution"),
+        (lambda: render_territory(lambda c: c, lambda r: r, Extent(0, 0, 1, 1), batch_size=0), "batch_size"),
+        (lambda: territory_image(np.zeros(4, int), np.ones(4), 2, 2, boundary_threshold=1.5), "boundary_threshold"),
+        (lambda: territory_image(np.zeros(4, int), np.ones(4), 2, 2, boundary_threshold=-0.1), "boundary_threshold"),
+        (lambda: territory_image(np.full(4, 3), np.ones(4), 2, 2), "classes"),
+        (lambda: palette(0), "n_classes"),
+        (lambda: extent_of(np.zeros((3, 2)), pad=-0.1), "pad"),
+        (lambda: extent_of(np.zeros((3, 3))), "embeddings"),
+        (lambda: point_colours(np.array([0, 5]), n_classes=3), "labels"),
+        (lambda: draw_points(np.zeros((4, 4, 3), np.uint8), Extent(0, 0, 1, 1), np.zeros((1, 2)), [0, 0, 0],
+                             radius=-1), "radius"),
+        (lambda: Extent(1.0, 0.0, 0.0, 1.0), "x_min < x_max"),
+        (lambda: classify_grid(np.zeros((3, 1))), "logits"),
+    ],
+)
+def test_invalid_arguments_are_named(call, name):
+    with pytest.raises(ValueError, match=name):
+        call()
