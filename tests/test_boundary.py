@@ -1,10 +1,13 @@
 """Boundary points: on the head's boundary, on the segment between their pair, reproducible."""
 
+import re
+
 import numpy as np
 import pytest
 from torch import nn
 
 from ttv_core.boundary import boundary_points
+from ttv_core.errors import ConfigError, DataError
 from ttv_core.head import Head
 
 
@@ -93,24 +96,27 @@ def test_unreachable_boundary_returns_fewer_points_not_an_endless_loop():
 
 
 @pytest.mark.parametrize(
-    "kwargs, name",
+    "name, value, rule",
     [
-        ({"n_points": -1}, "n_points"),
-        ({"l_bound": 1.0}, "l_bound"),
-        ({"l_bound": -0.1}, "l_bound"),
-        ({"tolerance": 0.0}, "tolerance"),
-        ({"max_iter": 0}, "max_iter"),
-        ({"rng": 0}, "rng"),
+        ("n_points", -1, "an int in the range [0, inf)"),
+        ("l_bound", 1.0, "a float in the range [0.0, 1.0)"),
+        ("l_bound", -0.1, "a float in the range [0.0, 1.0)"),
+        ("tolerance", 0.0, "a float in the range (0.0, 1.0]"),
+        ("max_iter", 0, "an int in the range [1, inf)"),
+        ("rng", 0, "a numpy.random.Generator"),
     ],
 )
-def test_invalid_arguments_are_named(kwargs, name):
-    arguments = {"n_points": 5, "rng": np.random.default_rng(0)} | kwargs
-    with pytest.raises(ValueError, match=f"'{name}'"):
+def test_invalid_arguments_are_named(name, value, rule):
+    arguments = {"n_points": 5, "rng": np.random.default_rng(0), name: value}
+    message = f"The '{name}' parameter of boundary_points must be {rule}. Got {value!r} instead."
+    with pytest.raises(ConfigError, match="^" + re.escape(message)):
         boundary_points(_two_blobs(), _two_class_head([1.0, 0, 0, 0, 0]), **arguments)
 
 
 def test_non_finite_representations_are_rejected():
     x = _two_blobs()
     x[3, 2] = np.nan
-    with pytest.raises(ValueError, match="'representations'"):
+    message = ("The 'representations' argument of boundary_points must hold finite numbers. "
+               "Got NaN or infinity in 1 row(s), first row 3 = ")
+    with pytest.raises(DataError, match="^" + re.escape(message)):
         boundary_points(x, _two_class_head([1.0, 0, 0, 0, 0]), 5, rng=np.random.default_rng(0))

@@ -1,7 +1,9 @@
 """Configuration is validated once, with messages that name the field, the rule, the value."""
 
 import dataclasses
+import re
 
+import numpy as np
 import pytest
 
 from ttv_core import ConfigError, DemoConfig
@@ -21,21 +23,34 @@ def test_every_vis_field_has_an_invalid_case():
 
 @pytest.mark.parametrize("field, value", INVALID_VIS.items())
 def test_invalid_vis_config_names_the_field(field, value):
-    with pytest.raises(ConfigError, match=rf"'{field}' parameter of VisConfig .* Got {value!r} instead"):
+    got = re.escape(repr(value))
+    with pytest.raises(ConfigError, match=rf"^The '{field}' parameter of VisConfig must .* Got {got} instead"):
         VisConfig(**{field: value})
 
 
 def test_booleans_are_not_integers_and_min_dist_is_bounded_by_spread():
-    with pytest.raises(ConfigError, match="'hidden'"):
+    message = "The 'hidden' parameter of VisConfig must be an int in the range [2, inf). Got True instead."
+    with pytest.raises(ConfigError, match=re.escape(message)):
         VisConfig(hidden=True)
-    with pytest.raises(ConfigError, match="must not exceed 'spread'"):
+    message = "The 'min_dist' parameter of VisConfig must be a float in the range [0.0, 1.0] (spread). Got 2.0 instead."
+    with pytest.raises(ConfigError, match=re.escape(message)):
         VisConfig(min_dist=2.0, spread=1.0)
+
+
+def test_numpy_scalars_are_accepted_and_stored_as_python_numbers():
+    config = VisConfig(n_neighbors=np.int64(10), spread=np.float32(2.0), min_dist=0)
+    assert type(config.n_neighbors) is int and type(config.spread) is float and type(config.min_dist) is float
+    assert config.key() == VisConfig(n_neighbors=10, spread=2.0, min_dist=0.0).key()
+    seed = np.int64(-1)
+    message = f"The 'seed' parameter of VisConfig must be an int in the range [0, inf). Got {seed!r} instead."
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        VisConfig(seed=seed)
 
 
 def test_config_key_is_canonical_and_replace_revalidates():
     assert VisConfig().key() == VisConfig(**VisConfig().to_dict()).key()
     assert VisConfig().key() != VisConfig(seed=1).key()
-    with pytest.raises(ConfigError, match="'seed'"):
+    with pytest.raises(ConfigError, match="'seed' parameter of VisConfig .* Got -3 instead"):
         VisConfig().replace(seed=-3)
 
 
@@ -45,5 +60,6 @@ def test_config_key_is_canonical_and_replace_revalidates():
      ("test_fraction", 1.0)],
 )
 def test_invalid_demo_config_names_the_field(field, value):
-    with pytest.raises(ConfigError, match=rf"'{field}' parameter of DemoConfig"):
+    got = re.escape(repr(value))
+    with pytest.raises(ConfigError, match=rf"^The '{field}' parameter of DemoConfig must .* Got {got} instead"):
         DemoConfig(**{field: value})

@@ -1,19 +1,19 @@
-"""Territories and point markers: colours agree, geometry is oriented, bad arguments are named."""
+"""Territories: colours index the palette, geometry is oriented, bad arguments are named."""
 
 import io
+import re
 
 import numpy as np
 import pytest
 from PIL import Image
 
+from ttv_core.errors import ConfigError, DataError
 from ttv_core.territory import (
     Extent,
     classify_grid,
-    draw_points,
     extent_of,
     grid_points,
     palette,
-    point_colours,
     render_territory,
     territory_image,
 )
@@ -49,18 +49,6 @@ def test_palette_starts_with_tableau_10_and_is_prefix_stable():
     assert palette(10)[0].tolist() == [31, 119, 180] and palette(10)[3].tolist() == [214, 39, 40]
     assert np.array_equal(palette(100)[:40], palette(40))
     assert np.array_equal(palette(11)[:10], palette(10))
-
-
-def test_territory_colour_equals_point_colour_for_every_class():
-    n_classes = 5
-    confident = np.ones(n_classes * n_classes, dtype=np.float32)  # s = 1 everywhere
-    classes = np.arange(n_classes * n_classes) % n_classes
-    image = territory_image(classes, confident, n_classes, n_classes).reshape(-1, 3)
-    fill, ring, misclassified = point_colours(np.arange(n_classes), n_classes=n_classes)
-    for c in range(n_classes):
-        assert (image[classes == c] == palette(n_classes)[c]).all()
-        assert (image[classes == c] == fill[c]).all() and (ring[c] == fill[c]).all()
-    assert not misclassified.any()
 
 
 def test_colours_index_the_palette_not_the_largest_class_present():
@@ -105,11 +93,6 @@ def test_extent_of_identical_points_is_a_unit_square_around_them():
     assert extent.as_list() == [2.5, -2.5, 3.5, -1.5]
 
 
-def test_extent_of_rejects_nan_naming_the_argument():
-    with pytest.raises(ValueError, match="'embeddings'.*finite"):
-        extent_of([np.zeros((3, 2)), np.array([[0.0, np.nan]])])
-
-
 def test_grid_orientation_row_zero_is_the_top():
     extent = Extent(0.0, 10.0, 4.0, 14.0)
     grid = grid_points(extent, 4).reshape(4, 4, 2)
@@ -134,58 +117,41 @@ def test_render_territory_splits_at_the_middle_column():
         territory.image[0, 0] = 0  # read-only: a rendered territory is an immutable result
 
 
-def test_draw_points_fill_at_the_point_and_ring_around_misclassified():
-    image = np.full((21, 21, 3), 255, dtype=np.uint8)
-    extent = Extent(0.0, 0.0, 21.0, 21.0)
-    points = np.array([[5.5, 15.5], [15.5, 5.5]])  # pixel (row 5, col 5) and (row 15, col 15)
-    fill, ring, misclassified = point_colours(np.array([0, 1]), np.array([0, 2]), n_classes=3)
-    assert misclassified.tolist() == [False, True] and (fill[1] == palette(3)[2]).all()
-    drawn = draw_points(image, extent, points, fill, ring, radius=2)
-    assert (drawn[5, 5] == palette(3)[0]).all() and (drawn[15, 15] == palette(3)[2]).all()
-    assert (drawn[15, 15 + 3] == palette(3)[1]).all() and (drawn[15 - 3, 15] == palette(3)[1]).all()
-    assert (drawn[5, 5 + 3] == WHITE).all()  # correct point: no ring
-    assert (image == 255).all()  # input untouched
-    outlined = draw_points(image, extent, points, fill, ring, radius=2, outline=(0, 0, 0))
-    assert (outlined[5, 5 + 3] == 0).all() and (outlined[15, 15 + 4] == 0).all()
-
-
-def test_draw_points_skips_points_outside_the_extent():
-    image = np.zeros((40, 40, 3), dtype=np.uint8)
-    outside = np.array([[2.0, 0.5], [-0.1, 0.5], [0.5, 1.01]])
-    assert (draw_points(image, Extent(0.0, 0.0, 1.0, 1.0), outside, [9, 9, 9]) == 0).all()
-
-
-def test_every_dot_keeps_its_own_colour_at_its_centre_despite_overlaps():
-    rng = np.random.default_rng(0)
-    points = rng.uniform(0, 1, size=(300, 2))  # dense: discs of radius 2 overlap a lot on 40 x 40
-    fill = rng.integers(0, 256, size=(300, 3), dtype=np.uint8)
-    drawn = draw_points(np.zeros((40, 40, 3), np.uint8), Extent(0.0, 0.0, 1.0, 1.0), points, fill, radius=2)
-    row, column = ((1 - points[:, 1]) * 40).astype(int), (points[:, 0] * 40).astype(int)
-    pixel = row * 40 + column
-    alone = np.bincount(pixel, minlength=1600)[pixel] == 1
-    assert alone.sum() > 200
-    assert (drawn[row[alone], column[alone]] == fill[alone]).all()
+AT_LEAST_ONE = "must be an int in the range [1, inf)."
 
 
 @pytest.mark.parametrize(
-    "call, name",
+    "call, error, message",
     [
-        (lambda: grid_points(Extent(0, 0, 1, 1), 1), "resolution"),
-        (lambda: render_territory(lambda c: c, lambda r: r, Extent(0, 0, 1, 1), 1), "resolution"),
-        (lambda: render_territory(lambda c: c, lambda r: r, Extent(0, 0, 1, 1), batch_size=0), "batch_size"),
-        (lambda: territory_image(np.zeros(4, int), np.ones(4), 2, 2, boundary_threshold=1.5), "boundary_threshold"),
-        (lambda: territory_image(np.zeros(4, int), np.ones(4), 2, 2, boundary_threshold=-0.1), "boundary_threshold"),
-        (lambda: territory_image(np.full(4, 3), np.ones(4), 2, 2), "classes"),
-        (lambda: palette(0), "n_classes"),
-        (lambda: extent_of(np.zeros((3, 2)), pad=-0.1), "pad"),
-        (lambda: extent_of(np.zeros((3, 3))), "embeddings"),
-        (lambda: point_colours(np.array([0, 5]), n_classes=3), "labels"),
-        (lambda: draw_points(np.zeros((4, 4, 3), np.uint8), Extent(0, 0, 1, 1), np.zeros((1, 2)), [0, 0, 0],
-                             radius=-1), "radius"),
-        (lambda: Extent(1.0, 0.0, 0.0, 1.0), "x_min < x_max"),
-        (lambda: classify_grid(np.zeros((3, 1))), "logits"),
+        (lambda: grid_points(Extent(0, 0, 1, 1), 1), ConfigError,
+         "The 'resolution' parameter of grid_points must be an int in the range [2, inf). Got 1 "),
+        (lambda: render_territory(lambda c: c, lambda r: r, Extent(0, 0, 1, 1), 1), ConfigError,
+         "The 'resolution' parameter of render_territory must be an int in the range [2, inf). Got 1 "),
+        (lambda: render_territory(lambda c: c, lambda r: r, Extent(0, 0, 1, 1), batch_size=0), ConfigError,
+         "The 'batch_size' parameter of render_territory must be an int in the range [1, inf). Got 0 "),
+        (lambda: territory_image(np.zeros(4, int), np.ones(4), 2, 2, boundary_threshold=1.5), ConfigError,
+         "The 'boundary_threshold' parameter of territory_image must be a float in the range [0.0, 1.0]. Got 1.5 "),
+        (lambda: territory_image(np.zeros(4, int), np.ones(4), 2, 2, boundary_threshold=-0.1), ConfigError,
+         "The 'boundary_threshold' parameter of territory_image must be a float in the range [0.0, 1.0]. Got -0.1 "),
+        (lambda: territory_image(np.full(4, 3), np.ones(4), 2, 2), DataError,
+         "The 'classes' argument of territory_image must lie in [0, 2) (n_classes). Got values in [3, 3] "),
+        (lambda: territory_image(np.zeros(4, int), np.full(4, 2.0), 2, 2), DataError,
+         "The 'confidence' argument of territory_image must lie in [0, 1]. Got values in [2.0, 2.0] "),
+        (lambda: palette(0), ConfigError, f"The 'n_classes' parameter of palette {AT_LEAST_ONE} Got 0 "),
+        (lambda: palette(True), ConfigError, f"The 'n_classes' parameter of palette {AT_LEAST_ONE} Got True "),
+        (lambda: extent_of(np.zeros((3, 2)), pad=-0.1), ConfigError,
+         "The 'pad' parameter of extent_of must be a float in the range [0.0, inf). Got -0.1 "),
+        (lambda: extent_of(np.zeros((3, 3))), DataError,
+         "The 'embeddings' argument of extent_of must be a 2-D array of shape (n_samples, 2). Got shape (3, 3) "),
+        (lambda: extent_of([np.zeros((3, 2)), np.array([[0.0, np.nan]])]), DataError,
+         ("The 'embeddings' argument of extent_of must hold finite numbers. "
+          "Got NaN or infinity in 1 row(s), first row 0 = [0.0, nan] ")),
+        (lambda: Extent(1.0, 0.0, 0.0, 1.0), ConfigError,
+         "An Extent must be finite with x_min < x_max and y_min < y_max. Got [1.0, 0.0, 0.0, 1.0] "),
+        (lambda: classify_grid(np.zeros((3, 1))), DataError,
+         "The 'logits' argument of classify_grid must have shape (n_cells, n_classes >= 2). Got shape (3, 1) "),
     ],
 )
-def test_invalid_arguments_are_named(call, name):
-    with pytest.raises(ValueError, match=name):
+def test_invalid_arguments_are_named(call, error, message):
+    with pytest.raises(error, match="^" + re.escape(message)):
         call()

@@ -14,8 +14,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from .errors import ConfigError, DataError
-from .territory import _check_int, _check_real
+from ._checks import argument_error, check_int, check_points, check_real, check_rng
 
 _WEIGHT_FLOOR = 0.01  # every sample may be picked, so confidently separated classes still get points
 _PAIRS_PER_ROUND = 8192  # pairs bisected at once: memory ~3 * 8192 * D floats (100 MB for D = 1024)
@@ -38,10 +37,10 @@ def _top_two_gap(probabilities: np.ndarray) -> np.ndarray:
 def _probabilities(head: Callable[[np.ndarray], np.ndarray], points: np.ndarray) -> np.ndarray:
     logits = np.asarray(head(points))
     if logits.ndim != 2 or len(logits) != len(points) or logits.shape[1] < 2:
-        raise DataError(f"boundary_points: the head must map ({len(points)}, D) to logits ({len(points)}, "
-                        f"n_classes >= 2); got {logits.shape}.")
+        raise argument_error("head", "boundary_points", f"map ({len(points)}, D) to logits ({len(points)}, "
+                             "n_classes >= 2)", f"shape {logits.shape}")
     if not np.isfinite(logits).all():
-        raise DataError("boundary_points: the head returned NaN or inf logits; check its weights.")
+        raise argument_error("head", "boundary_points", "return finite logits", "NaN or inf", "Check its weights.")
     return _softmax(logits)
 
 
@@ -133,18 +132,13 @@ def boundary_points(representations: np.ndarray, head: Callable[[np.ndarray], np
         When the head predicts fewer than 2 classes over ``representations`` there is no boundary
         to reach between them: both arrays are empty, shapes (0, D) and (0, 2).
     """
-    where = "boundary_points"
-    n_points = _check_int(n_points, "n_points", where, 0, "Pass 0 for none, or e.g. 10 % of the samples.")
-    l_bound = _check_real(l_bound, "l_bound", where, 0.0, 1.0, "DVI uses 0.4.", high_open=True)
-    tolerance = _check_real(tolerance, "tolerance", where, 0.0, 1.0, "DVI uses 0.1.", low_open=True)
-    max_iter = _check_int(max_iter, "max_iter", where, 1, "30 bisection steps are plenty.")
-    if not isinstance(rng, np.random.Generator):
-        raise ConfigError(f"The 'rng' parameter of {where} must be a numpy.random.Generator. Got {rng!r} "
-                          "instead. Pass np.random.default_rng(seed).")
-    x = np.asarray(representations, dtype=np.float32)
-    if x.ndim != 2 or not np.isfinite(x).all():
-        raise DataError(f"The 'representations' argument of {where} must be a finite array of shape "
-                        f"(n_samples, D); got shape {x.shape} (or non-finite values).")
+    owner = "boundary_points"
+    n_points = check_int(n_points, "n_points", owner=owner, low=0, fix="Pass 0 for none, or e.g. 10 % of the samples.")
+    l_bound = check_real(l_bound, "l_bound", owner=owner, low=0.0, high=1.0, high_open=True, fix="DVI uses 0.4.")
+    tolerance = check_real(tolerance, "tolerance", owner=owner, low=0.0, high=1.0, low_open=True, fix="DVI uses 0.1.")
+    max_iter = check_int(max_iter, "max_iter", owner=owner, low=1, fix="30 bisection steps are plenty.")
+    rng = check_rng(rng, "rng", owner=owner)
+    x = check_points(representations, "representations", owner=owner, min_rows=0).astype(np.float32, copy=False)
     empty = np.empty((0, x.shape[1]), dtype=np.float32), np.empty((0, 2), dtype=np.int64)
     probabilities = _probabilities(head, x) if n_points and len(x) else np.zeros((0, 2))
     predicted = probabilities.argmax(axis=1)

@@ -11,7 +11,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from .errors import ConfigError
+from ._checks import check_field, check_int, check_real, parameter_error
 
 DEVICES = ("auto", "cpu", "cuda")
 
@@ -46,33 +46,25 @@ class VisConfig:
     device: str = "auto"  # "auto" uses CUDA when present, else the CPU
 
     def __post_init__(self) -> None:
-        check_int(self, "n_neighbors", 2)
-        check_real(self, "min_dist", 0.0, None, low_open=False)
-        check_real(self, "spread", 0.0, None)
-        check_int(self, "negative_sample_rate", 1)
-        check_int(self, "hidden", 2)
-        check_int(self, "n_hidden_layers", 1)
-        check_real(self, "lambda_reconstruction", 0.0, None, low_open=False)
-        check_real(self, "lambda_temporal", 0.0, None, low_open=False)
-        check_real(self, "learning_rate", 0.0, None)
-        check_real(self, "weight_decay", 0.0, None, low_open=False)
-        check_int(self, "batch_size", 1)
-        check_int(self, "max_passes", 1)
-        check_int(self, "patience", 1)
-        check_real(self, "min_improvement", 0.0, None, low_open=False)
-        check_int(self, "resolution", 2)
-        check_real(self, "boundary_threshold", 0.0, 1.0, low_open=False)
-        check_int(self, "seed", 0)
-        if self.min_dist > self.spread:
-            raise ConfigError(
-                f"The 'min_dist' parameter of VisConfig must not exceed 'spread' ({self.spread}). "
-                f"Got {self.min_dist} instead."
-            )
+        check_field(self, "n_neighbors", check_int, low=2)
+        check_field(self, "spread", check_real, low=0.0, low_open=True)
+        check_field(self, "min_dist", check_real, low=0.0, high=self.spread, high_text="spread")
+        check_field(self, "negative_sample_rate", check_int, low=1)
+        check_field(self, "hidden", check_int, low=2)
+        check_field(self, "n_hidden_layers", check_int, low=1)
+        check_field(self, "lambda_reconstruction", check_real, low=0.0)
+        check_field(self, "lambda_temporal", check_real, low=0.0)
+        check_field(self, "learning_rate", check_real, low=0.0, low_open=True)
+        check_field(self, "weight_decay", check_real, low=0.0)
+        check_field(self, "batch_size", check_int, low=1)
+        check_field(self, "max_passes", check_int, low=1)
+        check_field(self, "patience", check_int, low=1)
+        check_field(self, "min_improvement", check_real, low=0.0)
+        check_field(self, "resolution", check_int, low=2)
+        check_field(self, "boundary_threshold", check_real, low=0.0, high=1.0)
+        check_field(self, "seed", check_int, low=0)
         if self.device not in DEVICES and not str(self.device).startswith("cuda:"):
-            raise ConfigError(
-                f"The 'device' parameter of VisConfig must be one of {DEVICES} or 'cuda:<index>'. "
-                f"Got {self.device!r} instead."
-            )
+            raise parameter_error("device", "VisConfig", f"be one of {DEVICES} or 'cuda:<index>'", self.device)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -85,24 +77,3 @@ class VisConfig:
         """A copy with some fields changed (validated again)."""
         return dataclasses.replace(self, **changes)
 
-
-def check_int(config: Any, name: str, minimum: int) -> None:
-    value = getattr(config, name)
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ConfigError(
-            f"The {name!r} parameter of {type(config).__name__} must be an int in the range "
-            f"[{minimum}, inf). Got {value!r} instead."
-        )
-
-
-def check_real(config: Any, name: str, low: float, high: float | None, *, low_open: bool = True) -> None:
-    value = getattr(config, name)
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool)
-    if ok:
-        ok = (value > low if low_open else value >= low) and (high is None or value <= high)
-    if not ok:
-        interval = f"{'(' if low_open else '['}{low}, {'inf)' if high is None else f'{high}]'}"
-        raise ConfigError(
-            f"The {name!r} parameter of {type(config).__name__} must be a float in the range {interval}. "
-            f"Got {value!r} instead."
-        )

@@ -22,9 +22,9 @@ import torch
 from torch import nn
 
 from . import runformat
+from ._checks import check_field, check_int, check_real
 from ._io import sha256_bytes
 from .cache import resolve_cache_dir
-from .config import check_int, check_real
 from .recorder import Recorder
 
 
@@ -41,11 +41,13 @@ class DemoConfig:
     test_fraction: float = 0.2  # 360 of the 1,797 digits are held out as the test set
 
     def __post_init__(self) -> None:
-        for name in ("epochs", "hidden", "dim", "batch_size"):
-            check_int(self, name, 1 if name in ("epochs", "batch_size") else 2)
-        check_int(self, "seed", 0)
-        check_real(self, "learning_rate", 0.0, 10.0)
-        check_real(self, "test_fraction", 0.0, 0.9)
+        check_field(self, "epochs", check_int, low=1)
+        check_field(self, "seed", check_int, low=0)
+        check_field(self, "hidden", check_int, low=2)
+        check_field(self, "dim", check_int, low=2)
+        check_field(self, "learning_rate", check_real, low=0.0, high=10.0, low_open=True)
+        check_field(self, "batch_size", check_int, low=1)
+        check_field(self, "test_fraction", check_real, low=0.0, high=0.9, low_open=True)
 
     def key(self) -> str:
         """Short digest of the config, naming the cached demo run it produces."""

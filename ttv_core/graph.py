@@ -16,66 +16,31 @@ instead passes lists whose first column is the vertex itself; the result here eq
 ``D`` are the ``k + 1``-column lists with the vertex itself prepended at distance 0. (umap-learn's own
 ``n_neighbors=15`` therefore links 14 other vertices with target log2 15; ttv's ``k=15`` links 15.)
 
-Every function checks its arguments and raises :class:`~ttv_core.errors.ConfigError` (a ValueError)
-whose message names the argument, the rule, the value and the fix.
+Every function checks its arguments (:mod:`ttv_core._checks`): a bad parameter raises
+:class:`~ttv_core.errors.ConfigError`, a bad array :class:`~ttv_core.errors.DataError` (both
+ValueErrors), with a message that names the argument, the rule, the value and the fix.
 """
 
 from __future__ import annotations
-
-from numbers import Integral, Real
 
 import numpy as np
 import scipy.optimize
 import scipy.sparse
 from sklearn.neighbors import NearestNeighbors
 
-from .errors import ConfigError
+from ._checks import (
+    argument_error,
+    check_int,
+    check_points,
+    check_real,
+    check_rng,
+    parameter_error,
+)
 
 SMOOTH_K_TOLERANCE = 1e-5  # umap-learn's stopping tolerance of the sigma search, kept for equal results
 MIN_K_DIST_SCALE = 1e-3  # umap-learn's floor on sigma, relative to the mean kNN distance of the vertex
 SIGMA_SEARCH_STEPS = 64  # umap-learn's cap on bisection steps; 64 halvings exhaust float64 anyway
-
-
-# -- argument checks (shared with ttv_core.metrics) -----------------------------------------------
-def _check_int(name: str, value, low: int, high: int | None = None, *, high_text: str = "", fix: str = "") -> int:
-    """Return ``value`` as an int if it is an integer in [low, high], else raise a ConfigError."""
-    upper = "inf)" if high is None else (f"{high_text}] (= {high} here)" if high_text else f"{high}]")
-    ok = isinstance(value, Integral) and not isinstance(value, (bool, np.bool_))
-    if not ok or value < low or (high is not None and value > high):
-        raise ConfigError(f"{name} must be an int in [{low}, {upper}; got {value!r}. {fix}".rstrip())
-    return int(value)
-
-
-def _check_positive(name: str, value, *, fix: str = "") -> float:
-    """Return ``value`` as a float if it is a finite number > 0, else raise a ConfigError."""
-    ok = isinstance(value, Real) and not isinstance(value, (bool, np.bool_)) and np.isfinite(value)
-    if not ok or value <= 0:
-        raise ConfigError(f"{name} must be a finite number > 0; got {value!r}. {fix}".rstrip())
-    return float(value)
-
-
-def _as_points(name: str, points, *, min_rows: int = 1) -> np.ndarray:
-    """Return ``points`` as a finite 2-D float array, shape (n_samples, n_features), or raise."""
-    array = np.asarray(points)
-    if array.ndim != 2 or array.shape[1] == 0:
-        raise ConfigError(
-            f"{name} must be a 2-D array of shape (n_samples, n_features); got shape {array.shape}. "
-            "Stack one row per sample, e.g. x.reshape(len(x), -1)."
-        )
-    if array.shape[0] < min_rows:
-        raise ConfigError(f"{name} must hold at least {min_rows} row(s); got {array.shape[0]}. Give more samples.")
-    if not (np.issubdtype(array.dtype, np.floating) or np.issubdtype(array.dtype, np.integer)):
-        raise ConfigError(f"{name} must hold real numbers; got dtype {array.dtype}. Convert it with astype(float).")
-    if not np.issubdtype(array.dtype, np.floating):
-        array = array.astype(np.float64)
-    finite = np.isfinite(array).all(axis=1)
-    if not finite.all():
-        rows = np.flatnonzero(~finite)
-        raise ConfigError(
-            f"{name} must hold finite numbers; {rows.size} row(s) contain NaN or infinity (first: row "
-            f"{int(rows[0])}). Drop or repair those rows."
-        )
-    return array
+_FEWER_NEIGHBOURS = "Choose fewer neighbours or give more points."
 
 
 # -- nearest neighbours ----------------------------------------------------------------------------
@@ -102,10 +67,11 @@ def nearest_neighbors(points, k: int, *, exclude_self: bool = True) -> tuple[np.
     distances : array of float32, shape (n_samples, k)
         Their euclidean distances, ascending along each row.
     """
-    points = _as_points("points", points, min_rows=1 if not exclude_self else 2)
+    owner = "nearest_neighbors"
+    points = check_points(points, "points", owner=owner, min_rows=2 if exclude_self else 1)
     n = points.shape[0]
     high, text = (n - 1, "n_samples - 1") if exclude_self else (n, "n_samples")
-    k = _check_int("k", k, 1, high, high_text=text, fix="Choose fewer neighbours or give more points.")
+    k = check_int(k, "k", owner=owner, low=1, high=high, high_text=text, fix=_FEWER_NEIGHBOURS)
     model = NearestNeighbors(n_neighbors=k).fit(points)
     distances, indices = model.kneighbors(None if exclude_self else points)
     return indices.astype(np.int64, copy=False), distances.astype(np.float32, copy=False)
@@ -128,14 +94,10 @@ def nearest_neighbors_between(queries, points, k: int) -> tuple[np.ndarray, np.n
     distances : array of float32, shape (n_queries, k)
         Euclidean distances, ascending along each row.
     """
-    queries = _as_points("queries", queries)
-    points = _as_points("points", points)
-    if queries.shape[1] != points.shape[1]:
-        raise ConfigError(
-            f"queries must have as many features as points ({points.shape[1]}); got {queries.shape[1]}. "
-            "Use representations of the same layer for both."
-        )
-    k = _check_int("k", k, 1, points.shape[0], high_text="n_points", fix="Choose fewer neighbours or give more points.")
+    owner = "nearest_neighbors_between"
+    points = check_points(points, "points", owner=owner)
+    queries = check_points(queries, "queries", owner=owner, dim=points.shape[1])
+    k = check_int(k, "k", owner=owner, low=1, high=points.shape[0], high_text="n_points", fix=_FEWER_NEIGHBOURS)
     distances, indices = NearestNeighbors(n_neighbors=k).fit(points).kneighbors(queries)
     return indices.astype(np.int64, copy=False), distances.astype(np.float32, copy=False)
 
@@ -143,34 +105,33 @@ def nearest_neighbors_between(queries, points, k: int) -> tuple[np.ndarray, np.n
 # -- fuzzy memberships -----------------------------------------------------------------------------
 def _check_knn(knn_indices, knn_distances, n_vertices, bipartite: bool) -> tuple[np.ndarray, np.ndarray, int]:
     """Validate a kNN pair; return it with each row sorted by distance, and the vertex count."""
+    owner, from_nearest_neighbors = "fuzzy_membership", "Pass the arrays nearest_neighbors returns."
     indices = np.asarray(knn_indices)
     distances = np.asarray(knn_distances, dtype=np.float32)
-    if indices.ndim != 2 or indices.shape[1] == 0 or distances.shape != indices.shape:
-        raise ConfigError(
-            "knn_indices and knn_distances must both have shape (n_rows, k) with k >= 1; got "
-            f"{indices.shape} and {distances.shape}. Pass the two arrays nearest_neighbors returns."
-        )
-    if not np.issubdtype(indices.dtype, np.integer):
-        raise ConfigError(f"knn_indices must hold integer vertex indices; got dtype {indices.dtype}.")
+    if indices.ndim != 2 or indices.shape[1] == 0 or not np.issubdtype(indices.dtype, np.integer):
+        raise argument_error("knn_indices", owner, "be vertex indices of shape (n_rows, k), k >= 1",
+                             f"{indices.dtype} of shape {indices.shape}", from_nearest_neighbors)
+    if distances.shape != indices.shape:
+        raise argument_error("knn_distances", owner, f"have the shape of knn_indices {indices.shape}",
+                             f"shape {distances.shape}", from_nearest_neighbors)
     n_rows = indices.shape[0]
-    n_vertices = _check_int("n_vertices", n_vertices, 1, fix="It is the number of vertices the neighbours index.")
+    n_vertices = check_int(n_vertices, "n_vertices", owner=owner, low=1,
+                           fix="It is the number of vertices the neighbours index.")
     if not bipartite and n_vertices != n_rows:
-        raise ConfigError(
-            f"n_vertices must equal the number of rows of knn_indices ({n_rows}) for a square graph; got "
-            f"{n_vertices}. Pass len(knn_indices), or bipartite=True when the rows come from another set."
-        )
+        raise parameter_error("n_vertices", owner, f"equal the number of rows of knn_indices ({n_rows})", n_vertices,
+                              "Pass len(knn_indices), or bipartite=True when the rows come from another set.")
     if indices.size and (indices.min() < 0 or indices.max() >= n_vertices):
-        raise ConfigError(
-            f"knn_indices must lie in [0, n_vertices - 1] = [0, {n_vertices - 1}]; got values in "
-            f"[{int(indices.min())}, {int(indices.max())}]. umap's -1 placeholders are not supported."
-        )
+        raise argument_error("knn_indices", owner, f"lie in [0, {n_vertices - 1}] (n_vertices - 1)",
+                             f"values in [{int(indices.min())}, {int(indices.max())}]",
+                             "umap's -1 placeholders are not supported.")
     if not np.isfinite(distances).all() or (distances < 0).any():
-        raise ConfigError("knn_distances must be finite and >= 0; got NaN, infinite or negative values. "
-                          "Pass the distances nearest_neighbors returns.")
+        raise argument_error("knn_distances", owner, "be finite and >= 0", "NaN, infinite or negative values",
+                             from_nearest_neighbors)
     self_rows = np.flatnonzero((indices == np.arange(n_rows)[:, None]).any(axis=1)) if not bipartite else []
     if len(self_rows):
-        raise ConfigError(f"knn_indices must not list a vertex as its own neighbour (ttv's convention); row "
-                          f"{int(self_rows[0])} does. Use nearest_neighbors(points, k, exclude_self=True).")
+        raise argument_error("knn_indices", owner, "not list a vertex as its own neighbour (ttv's convention)",
+                             f"row {int(self_rows[0])} listing itself",
+                             "Use nearest_neighbors(points, k, exclude_self=True).")
     if (np.diff(distances, axis=1) < 0).any():
         order = np.argsort(distances, axis=1, kind="stable")
         indices, distances = np.take_along_axis(indices, order, 1), np.take_along_axis(distances, order, 1)
@@ -261,7 +222,8 @@ def fuzzy_membership(
         At most k entries per row, in (0, 1]; no explicit zeros.
     """
     indices, distances, n_vertices = _check_knn(knn_indices, knn_distances, n_vertices, bipartite)
-    local_connectivity = _check_positive("local_connectivity", local_connectivity, fix="Use 1.0, as umap does.")
+    local_connectivity = check_real(local_connectivity, "local_connectivity", owner="fuzzy_membership", low=0.0,
+                                    low_open=True, fix="Use 1.0, as umap does.")
     n_rows, k = indices.shape
     rho = _local_radius(distances, local_connectivity)
     sigma = _bandwidth(distances, rho, np.log2(k))
@@ -294,10 +256,9 @@ def fuzzy_union(directed) -> scipy.sparse.csr_matrix:
     """
     if not scipy.sparse.issparse(directed) or directed.shape[0] != directed.shape[1]:
         shape = getattr(directed, "shape", None)
-        raise ConfigError(
-            f"directed must be a square scipy sparse matrix; got {type(directed).__name__} of shape {shape}. "
-            "Pass the result of fuzzy_membership for a square (non-bipartite) kNN."
-        )
+        raise argument_error("directed", "fuzzy_union", "be a square scipy sparse matrix",
+                             f"{type(directed).__name__} of shape {shape}",
+                             "Pass the result of fuzzy_membership for a square (non-bipartite) kNN.")
     forward = scipy.sparse.csr_matrix(directed, dtype=np.float32)
     backward = forward.transpose().tocsr()
     union = (forward + backward - forward.multiply(backward)).tocsr()
@@ -347,8 +308,10 @@ def training_edges(graph, n_epochs: int) -> tuple[np.ndarray, np.ndarray, np.nda
     weights : array of float32, shape (n_edges,)
     """
     if not scipy.sparse.issparse(graph):
-        raise ConfigError(f"graph must be a scipy sparse matrix; got {type(graph).__name__}. Use fuzzy_simplicial_set.")
-    n_epochs = _check_int("n_epochs", n_epochs, 1, fix="It is the number of training passes, e.g. 10.")
+        raise argument_error("graph", "training_edges", "be a scipy sparse matrix", type(graph).__name__,
+                             "Use fuzzy_simplicial_set.")
+    n_epochs = check_int(n_epochs, "n_epochs", owner="training_edges", low=1,
+                         fix="It is the number of training passes, e.g. 10.")
     edges = scipy.sparse.coo_matrix(scipy.sparse.csr_matrix(graph))
     if edges.nnz == 0:
         return np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0, np.float32)
@@ -383,12 +346,10 @@ def sample_edges(weights, n_samples: int, rng: np.random.Generator) -> np.ndarra
     weights = np.asarray(weights, dtype=np.float64)
     if weights.ndim != 1 or not np.isfinite(weights).all() or (weights < 0).any() or not weights.sum() > 0:
         got = f"shape {weights.shape}" if weights.ndim != 1 else f"min {weights.min(initial=0)}, sum {weights.sum()}"
-        raise ConfigError(f"weights must be a 1-D array of finite values >= 0 with a positive sum; got {got}. "
-                          "Pass the weights training_edges returns.")
-    n_samples = _check_int("n_samples", n_samples, 0, fix="It is how many edges to draw.")
-    if not isinstance(rng, np.random.Generator):
-        raise ConfigError(f"rng must be a numpy.random.Generator; got {type(rng).__name__}. "
-                          "Use np.random.default_rng(seed).")
+        raise argument_error("weights", "sample_edges", "be a 1-D array of finite values >= 0 with a positive sum",
+                             got, "Pass the weights training_edges returns.")
+    n_samples = check_int(n_samples, "n_samples", owner="sample_edges", low=0, fix="It is how many edges to draw.")
+    rng = check_rng(rng, "rng", owner="sample_edges")
     return rng.choice(weights.size, size=n_samples, replace=True, p=weights / weights.sum()).astype(np.int64)
 
 
@@ -410,9 +371,9 @@ def find_ab_params(spread: float = 1.0, min_dist: float = 0.1) -> tuple[float, f
     a, b : float
         About (1.577, 0.895) for the defaults.
     """
-    spread = _check_positive("spread", spread, fix="umap uses 1.0.")
-    if not isinstance(min_dist, Real) or isinstance(min_dist, bool) or not 0 <= min_dist <= spread:
-        raise ConfigError(f"min_dist must be a number in [0, spread] = [0, {spread}]; got {min_dist!r}. umap uses 0.1.")
+    spread = check_real(spread, "spread", owner="find_ab_params", low=0.0, low_open=True, fix="umap uses 1.0.")
+    min_dist = check_real(min_dist, "min_dist", owner="find_ab_params", low=0.0, high=spread, high_text="spread",
+                          fix="umap uses 0.1.")
     x = np.linspace(0, spread * 3, 300)
     y = np.where(x < min_dist, 1.0, np.exp(-(x - min_dist) / spread))
 

@@ -1,10 +1,11 @@
-"""Territories: the classifier's decisions painted as the map's background, and the dots on top.
+"""Territories: the classifier's decisions painted as the map's background.
 
 A grid of 2-D cells is decoded to representations, classified by the head g_e and coloured by
-class, paler where the decision is less sure, white on the boundary (ALGORITHMS section 6). Points
-use the SAME palette, indexed by class, so a dot and its class's territory share a colour (the
-original normalised by the largest class present, so they did not). Images are (rows, columns, 3)
-with row 0 at the TOP (the extent's ``y_max``), as PIL shows them. Arrays in, arrays out; no I/O.
+class, paler where the decision is less sure, white on the boundary (ALGORITHMS section 6). The dots
+drawn on top (:mod:`ttv_core.points`) use the SAME palette, indexed by class, so a dot and its
+class's territory share a colour (the original normalised by the largest class present, so they did
+not). Images are (rows, columns, 3) with row 0 at the TOP (the extent's ``y_max``), as PIL shows
+them. Arrays in, arrays out; no I/O.
 """
 
 from __future__ import annotations
@@ -12,11 +13,11 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, NamedTuple
 
 import numpy as np
 
-from .errors import ConfigError, DataError
+from ._checks import argument_error, check_classes, check_int, check_points, check_real
+from .errors import ConfigError
 
 # matplotlib's "tab10" (Tableau 10): the colours people already read as "class 0, class 1, ...".
 _TABLEAU_10 = np.array(
@@ -30,36 +31,8 @@ _LIGHTNESS = (0.45, 0.82)  # OKLab L: not so dark that rings vanish, not so ligh
 _CHROMA = (0.05, 0.20)  # OKLab chroma: coloured, but no neon (Tableau 10 tops out at ~0.21)
 _PALEST = 0.35  # colour weight of a cell just sure enough not to be boundary; 1 at full confidence
 _WHITE = np.array([255.0, 255.0, 255.0])
-
-
-def _check_int(value: Any, name: str, where: str, minimum: int, fix: str) -> int:
-    """``value`` as an int >= ``minimum``, or a ConfigError naming the parameter, rule, value and fix."""
-    return int(_check_real(value, name, where, minimum, np.inf, fix, integer=True))
-
-
-def _check_real(value: Any, name: str, where: str, low: float, high: float, fix: str, *, integer: bool = False,
-                low_open: bool = False, high_open: bool = False) -> float:
-    """``value`` as a number in the interval, or a ConfigError naming the parameter, rule, value and fix."""
-    kinds = (int, np.integer) if integer else (int, float, np.integer, np.floating)
-    ok = isinstance(value, kinds) and not isinstance(value, (bool, np.bool_))
-    if not (ok and (value > low if low_open else value >= low) and (value < high if high_open else value <= high)):
-        close = ")" if high_open or high == np.inf else "]"
-        interval = f"{'(' if low_open else '['}{low}, {'inf' if high == np.inf else high}{close}"
-        raise ConfigError(f"The {name!r} parameter of {where} must be {'an int' if integer else 'a float'} in the "
-                          f"range {interval}. Got {value!r} instead. {fix}")
-    return float(value)
-
-
-def _check_points(points: Any, name: str, where: str) -> np.ndarray:
-    """A finite float64 array of shape (n, 2), or a DataError naming the argument."""
-    array = np.asarray(points, dtype=np.float64)
-    if array.ndim != 2 or array.shape[1] != 2:
-        raise DataError(f"The {name!r} argument of {where} must have shape (n_points, 2); got {array.shape}.")
-    bad = np.flatnonzero(~np.isfinite(array).all(axis=1))
-    if bad.size:
-        raise DataError(f"The {name!r} argument of {where} must be finite; row {bad[0]} is "
-                        f"{array[bad[0]].tolist()}. Drop or fix the {bad.size} non-finite point(s).")
-    return array
+_RESOLUTION_FIX = "Use e.g. 200 cells per side."
+_N_CLASSES_FIX = "Pass the classifier's number of classes."
 
 
 def _oklab(rgb: np.ndarray) -> np.ndarray:
@@ -106,7 +79,7 @@ def palette(n_classes: int) -> np.ndarray:
     Prefix-stable, ``palette(n)[c]`` is the same for every ``n > c``, so a class keeps its colour
     whatever class count a caller passes. Beyond ~12,000 classes colours repeat.
     """
-    n_classes = _check_int(n_classes, "n_classes", "palette", 1, "Pass the classifier's number of classes.")
+    n_classes = check_int(n_classes, "n_classes", owner="palette", low=1, fix=_N_CLASSES_FIX)
     return _palette_sequence(max(16, 1 << (n_classes - 1).bit_length()))[:n_classes].copy()  # few cache keys
 
 
@@ -151,11 +124,12 @@ def extent_of(embeddings: np.ndarray | Sequence[np.ndarray], pad: float = 0.1) -
     Extent
         Square, centred on the bounding box; the unit square when all points coincide.
     """
-    pad = _check_real(pad, "pad", "extent_of", 0.0, np.inf, "Use 0.1 for a 10 % margin.", high_open=True)
+    pad = check_real(pad, "pad", owner="extent_of", low=0.0, fix="Use 0.1 for a 10 % margin.")
     arrays = [embeddings] if isinstance(embeddings, np.ndarray) else list(embeddings)
-    points = np.concatenate([_check_points(a, "embeddings", "extent_of") for a in arrays] or [np.empty((0, 2))])
+    points = [check_points(array, "embeddings", owner="extent_of", dim=2, min_rows=0) for array in arrays]
+    points = np.concatenate(points or [np.empty((0, 2))]).astype(np.float64, copy=False)
     if len(points) == 0:
-        raise DataError("The 'embeddings' argument of extent_of must hold at least one point; got none.")
+        raise argument_error("embeddings", "extent_of", "hold at least one point", "none")
     low, high = points.min(axis=0), points.max(axis=0)
     centre = (low + high) / 2
     span = float((high - low).max())
@@ -174,7 +148,7 @@ def grid_points(extent: Extent, resolution: int) -> np.ndarray:
 
     Returns float32, shape (resolution * resolution, 2).
     """
-    resolution = _check_int(resolution, "resolution", "grid_points", 2, "Use e.g. 200 cells per side.")
+    resolution = check_int(resolution, "resolution", owner="grid_points", low=2, fix=_RESOLUTION_FIX)
     steps = np.arange(resolution) - (resolution - 1) / 2
     xs = (extent.x_min + extent.x_max) / 2 + steps * (extent.x_max - extent.x_min) / resolution
     ys = (extent.y_min + extent.y_max) / 2 - steps * (extent.y_max - extent.y_min) / resolution
@@ -192,11 +166,9 @@ def classify_grid(logits: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     Takes logits of shape (n_cells, n_classes >= 2); returns ``classes`` int64 (n_cells,) and
     ``confidence`` float32 (n_cells,) in [0, 1].
     """
-    logits = np.asarray(logits, dtype=np.float64)
-    if logits.ndim != 2 or logits.shape[1] < 2:
-        raise DataError(f"The 'logits' argument of classify_grid must have shape (n_cells, >=2); got {logits.shape}.")
-    if not np.isfinite(logits).all():
-        raise DataError("The 'logits' argument of classify_grid must be finite; the head returned NaN or inf.")
+    logits = check_points(logits, "logits", owner="classify_grid", min_rows=0).astype(np.float64, copy=False)
+    if logits.shape[1] < 2:
+        raise argument_error("logits", "classify_grid", "have shape (n_cells, n_classes >= 2)", f"shape {logits.shape}")
     ordered = np.partition(logits, (-2, -1), axis=1)
     top1, top2, spread = ordered[:, -1], ordered[:, -2], ordered[:, -1] - logits.min(axis=1)
     confidence = np.divide(top1 - top2, spread, out=np.zeros_like(spread), where=spread > 0)
@@ -224,22 +196,22 @@ def territory_image(classes: np.ndarray, confidence: np.ndarray, resolution: int
 
     Returns uint8, shape (resolution, resolution, 3).
     """
-    where = "territory_image"
-    resolution = _check_int(resolution, "resolution", where, 2, "Use e.g. 200 cells per side.")
-    n_classes = _check_int(n_classes, "n_classes", where, 1, "Pass the classifier's number of classes.")
-    threshold = _check_real(boundary_threshold, "boundary_threshold", where, 0.0, 1.0, "0.15 is the usual value.")
+    owner = "territory_image"
+    resolution = check_int(resolution, "resolution", owner=owner, low=2, fix=_RESOLUTION_FIX)
+    n_classes = check_int(n_classes, "n_classes", owner=owner, low=1, fix=_N_CLASSES_FIX)
+    threshold = check_real(boundary_threshold, "boundary_threshold", owner=owner, low=0.0, high=1.0,
+                           fix="0.15 is the usual value.")
     classes = np.asarray(classes).reshape(-1)
     confidence = np.asarray(confidence, dtype=np.float64).reshape(-1)
-    if classes.size != resolution**2 or confidence.size != resolution**2:
-        raise DataError(f"{where}: 'classes' and 'confidence' must hold {resolution}**2 cells each; "
-                        f"got {classes.size} and {confidence.size}.")
-    if classes.min() < 0 or classes.max() >= n_classes:
-        raise DataError(f"{where}: 'classes' must lie in [0, {n_classes}); got values in "
-                        f"[{classes.min()}, {classes.max()}]. Pass the classifier's n_classes.")
+    for name, array in (("classes", classes), ("confidence", confidence)):
+        if array.size != resolution**2:
+            raise argument_error(name, owner, f"hold resolution**2 = {resolution**2} cells", f"{array.size}")
+    classes = check_classes(classes, "classes", owner=owner, n_classes=n_classes)
     if not ((confidence >= 0) & (confidence <= 1)).all():
-        raise DataError(f"{where}: 'confidence' must lie in [0, 1]; compute it with classify_grid.")
+        got = f"values in [{confidence.min()}, {confidence.max()}]"
+        raise argument_error("confidence", owner, "lie in [0, 1]", got, "Compute it with classify_grid.")
     weight = (_PALEST + (1 - _PALEST) * confidence)[:, None]
-    colours = _WHITE + weight * (palette(n_classes)[classes.astype(np.int64)] - _WHITE)
+    colours = _WHITE + weight * (palette(n_classes)[classes] - _WHITE)
     colours[confidence < threshold] = _WHITE
     return np.rint(colours).astype(np.uint8).reshape(resolution, resolution, 3)
 
@@ -290,9 +262,9 @@ def render_territory(decode: Callable[[np.ndarray], np.ndarray], head: Callable[
 
     Returns a :class:`Territory`.
     """
-    where = "render_territory"
-    resolution = _check_int(resolution, "resolution", where, 2, "Use e.g. 200 cells per side.")
-    batch_size = _check_int(batch_size, "batch_size", where, 1, "8192 suits a CPU.")
+    owner = "render_territory"
+    resolution = check_int(resolution, "resolution", owner=owner, low=2, fix=_RESOLUTION_FIX)
+    batch_size = check_int(batch_size, "batch_size", owner=owner, low=1, fix="8192 suits a CPU.")
     grid = grid_points(extent, resolution)
     classes = np.empty(len(grid), dtype=np.int64)
     confidence = np.empty(len(grid), dtype=np.float32)
@@ -301,149 +273,14 @@ def render_territory(decode: Callable[[np.ndarray], np.ndarray], head: Callable[
         cells = grid[start : start + batch_size]
         representations = np.asarray(decode(cells), dtype=np.float32)
         if representations.ndim != 2 or len(representations) != len(cells):
-            raise DataError(f"{where}: decode must map cells ({len(cells)}, 2) to ({len(cells)}, D); "
-                            f"got {representations.shape}.")
+            raise argument_error("decode", owner, f"map cells ({len(cells)}, 2) to ({len(cells)}, D)",
+                                 f"shape {representations.shape}")
         logits = np.asarray(head(representations))
         if logits.ndim != 2 or len(logits) != len(cells) or (n_classes and logits.shape[1] != n_classes):
-            raise DataError(f"{where}: head must map ({len(cells)}, D) to logits ({len(cells)}, n_classes); "
-                            f"got {logits.shape}.")
+            raise argument_error("head", owner, f"map ({len(cells)}, D) to logits ({len(cells)}, n_classes)",
+                                 f"shape {logits.shape}")
         n_classes = logits.shape[1]
         classes[start : start + len(cells)], confidence[start : start + len(cells)] = classify_grid(logits)
     image = territory_image(classes, confidence, resolution, n_classes, boundary_threshold=boundary_threshold)
     shape = (resolution, resolution)
     return Territory(image, classes.reshape(shape), confidence.reshape(shape), extent)
-
-
-class PointColours(NamedTuple):
-    """How each point is drawn: ``fill`` and ``ring`` uint8 (n, 3), ``misclassified`` bool (n,)."""
-
-    fill: np.ndarray
-    ring: np.ndarray
-    misclassified: np.ndarray
-
-
-def _check_classes(values: Any, name: str, n_classes: int) -> np.ndarray:
-    array = np.asarray(values)
-    if array.ndim != 1 or (array.size and not np.issubdtype(array.dtype, np.integer)):
-        raise DataError(f"The {name!r} argument of point_colours must be a 1-D array of class indices; "
-                        f"got shape {array.shape}, dtype {array.dtype}.")
-    if array.size and (array.min() < 0 or array.max() >= n_classes):
-        raise DataError(f"The {name!r} argument of point_colours must lie in [0, {n_classes}); got values "
-                        f"in [{array.min()}, {array.max()}]. Pass the classifier's n_classes.")
-    return array.astype(np.int64)
-
-
-def point_colours(labels: np.ndarray, predictions: np.ndarray | None = None, *, n_classes: int) -> PointColours:
-    """Marker colours (ALGORITHMS 6.4): a correct point is a dot in its label colour; a misclassified
-    one a dot in its PREDICTED colour ringed in its label colour, so it tells both classes at once.
-
-    ``labels`` and optional ``predictions`` (without them every point counts as correct) are int,
-    shape (n,). In the returned colours ``ring == fill`` where a point is correct, which tells
-    :func:`draw_points` to draw no ring there.
-    """
-    n_classes = _check_int(n_classes, "n_classes", "point_colours", 1, "Pass the classifier's number of classes.")
-    labels = _check_classes(labels, "labels", n_classes)
-    colours = palette(n_classes)
-    predictions = labels if predictions is None else _check_classes(predictions, "predictions", n_classes)
-    if predictions.shape != labels.shape:
-        raise DataError(f"point_colours: 'predictions' has shape {predictions.shape} but 'labels' has "
-                        f"{labels.shape}; pass one prediction per label.")
-    return PointColours(colours[predictions], colours[labels], predictions != labels)
-
-
-@functools.lru_cache(maxsize=32)
-def _disc(inner: float, outer: float) -> tuple[np.ndarray, np.ndarray]:
-    """Pixel offsets (dy, dx) with ``inner < distance <= outer``, farthest first, so that a dot's own
-    centre is the last pixel it writes."""
-    span = int(np.ceil(outer))
-    dy, dx = np.mgrid[-span : span + 1, -span : span + 1].reshape(2, -1)
-    distance = np.hypot(dy, dx)
-    keep = (distance > inner) & (distance <= outer)
-    order = np.argsort(-distance[keep], kind="stable")
-    return dy[keep][order], dx[keep][order]
-
-
-def _stamp(flat: np.ndarray, width: int, base: np.ndarray, colours: np.ndarray, offsets: tuple) -> None:
-    """Write ``colours`` (k, 3) at every offset around the flat pixel indices ``base`` (k,)."""
-    for dy, dx in zip(*offsets, strict=True):
-        flat[base + (dy * width + dx)] = colours
-
-
-def _colours_for(colours: Any, n: int, name: str) -> np.ndarray:
-    array = np.asarray(colours)
-    if array.shape not in ((3,), (n, 3)) or (array.size and (array.min() < 0 or array.max() > 255)):
-        raise DataError(f"The {name!r} argument of draw_points must be RGB in 0..255 of shape (3,) or "
-                        f"({n}, 3); got shape {array.shape}.")
-    return np.broadcast_to(array.astype(np.uint8), (n, 3))
-
-
-def draw_points(image: np.ndarray, extent: Extent, points: np.ndarray, fill: np.ndarray,
-                ring: np.ndarray | None = None, *, radius: int = 2, ring_width: int = 1,
-                outline: Sequence[int] | None = None) -> np.ndarray:
-    """Rasterise dots onto an image of ``extent`` (e.g. a territory) for server-side frames.
-
-    One numpy assignment per pixel offset of the disc (21 for radius 2) over all points at once.
-    Layers, bottom to top: ``outline`` halos, plain dots, ringed dots (the misclassified, which
-    matter most). Each dot's centre pixel keeps its own fill unless another dot is centred on the
-    same pixel. Points outside the extent are skipped.
-
-    Parameters
-    ----------
-    image : ndarray of uint8, shape (rows, columns, 3)
-        Background showing ``extent`` in image order, any size; not modified.
-    extent : Extent
-    points : ndarray of float, shape (n, 2)
-    fill, ring : ndarray of uint8, shape (n, 3) or (3,); ``ring`` optional
-        A ring ``ring_width`` pixels wide goes around each point whose ring colour differs from its
-        fill, as :func:`point_colours` gives misclassified points.
-    radius : int, default 2
-        Dot radius in pixels; 0 draws one pixel.
-    ring_width : int, default 1
-    outline : RGB triple, optional
-        A one-pixel halo around every marker, e.g. ``(40, 40, 40)``, so that a dot stays visible on
-        a fully confident territory of its own colour.
-
-    Returns a new uint8 image, same shape as ``image``.
-    """
-    where = "draw_points"
-    radius = _check_int(radius, "radius", where, 0, "Use 2 for a 400-pixel frame.")
-    ring_width = _check_int(ring_width, "ring_width", where, 1, "Use 1, or pass ring=None for no rings.")
-    image = np.asarray(image)
-    if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
-        raise DataError(f"The 'image' argument of {where} must be uint8 of shape (rows, columns, 3); "
-                        f"got {image.dtype} {image.shape}.")
-    points = _check_points(points, "points", where)
-    fill = _colours_for(fill, len(points), "fill")
-    ring = fill if ring is None else _colours_for(ring, len(points), "ring")
-    halo = None if outline is None else _colours_for(outline, 1, "outline")[0]
-    inside = extent.contains(points)
-    rows, columns = image.shape[:2]
-    margin = radius + ring_width + 2  # the widest stamp (ring plus outline) stays on the canvas
-    canvas = np.pad(image, ((margin, margin), (margin, margin), (0, 0)))
-    width = columns + 2 * margin
-    row, column = _pixel_of(extent, points[inside], rows, columns)
-    base = (row + margin) * width + column + margin
-    _draw_layers(canvas.reshape(-1, 3), width, base, fill[inside], ring[inside], halo, radius, ring_width)
-    return canvas[margin : margin + rows, margin : margin + columns].copy()
-
-
-def _pixel_of(extent: Extent, points: np.ndarray, rows: int, columns: int) -> tuple[np.ndarray, np.ndarray]:
-    """Row and column, int64 (n,), of the pixel holding each point of the extent, in image order."""
-    x = (points[:, 0] - extent.x_min) / (extent.x_max - extent.x_min) * columns
-    y = (extent.y_max - points[:, 1]) / (extent.y_max - extent.y_min) * rows
-    return np.minimum(y.astype(np.int64), rows - 1), np.minimum(x.astype(np.int64), columns - 1)
-
-
-def _draw_layers(flat: np.ndarray, width: int, base: np.ndarray, fill: np.ndarray, ring: np.ndarray,
-                 halo: np.ndarray | None, radius: int, ring_width: int) -> None:
-    """Outline halos, then plain dots, then ringed dots on top (see :func:`draw_points`)."""
-    ringed = (ring != fill).any(axis=1)
-    plain = ~ringed
-    dot = _disc(-1.0, radius + 0.5)
-    if halo is not None:
-        colours = np.broadcast_to(halo, fill.shape)
-        for group, edge in ((plain, radius + 0.5), (ringed, radius + ring_width + 0.5)):
-            _stamp(flat, width, base[group], colours[group], _disc(edge, edge + 1.0))
-    _stamp(flat, width, base[plain], fill[plain], dot)
-    _stamp(flat, width, base[ringed], ring[ringed], _disc(radius + 0.5, radius + ring_width + 0.5))
-    _stamp(flat, width, base[ringed], fill[ringed], dot)
