@@ -14,6 +14,8 @@ INVALID_VIS = {
     "n_hidden_layers": 0, "lambda_reconstruction": -1, "lambda_temporal": -1, "learning_rate": 0,
     "weight_decay": -1e-5, "batch_size": 0, "max_passes": 0, "patience": 0, "min_improvement": -1,
     "resolution": 1, "boundary_threshold": 1.5, "seed": -1, "device": "tpu",
+    "proxy_min_split": 1, "proxy_dunn_threshold": -1.0, "lambda_prediction": -1.0, "edge_samples_per_pass": 0.0,
+    "graph_epochs": 0, "lr_decay_passes": -1,
 }
 
 

@@ -1,0 +1,170 @@
+"""Proxy training, TrustVis's "proxy only" method (ALGORITHMS.md section 4).
+
+A few hundred *proxies*, the centres of a hierarchical k-means tree over the epoch's representations,
+join the training samples as extra graph vertices. Linked to the samples and to each other, they
+anchor the layout's global structure (where each class sits relative to the others), which a kNN
+graph over the samples alone only knows locally. That makes the map steadier across seeds and
+epochs and lets training converge in fewer passes.
+
+Vertex order in the graph: proxies first (0 .. p-1), then samples (p .. p+n-1). The original code
+forgot that offset for one edge set, joining the wrong vertices; :func:`proxy_graph` applies it once,
+in one place, and a test checks it.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+import scipy.sparse
+import torch
+from sklearn.cluster import KMeans
+
+from .config import VisConfig
+from .graph import fuzzy_membership, fuzzy_simplicial_set, fuzzy_union, nearest_neighbors_between, training_edges
+from .head import Head
+from .model import Visualizer, resolve_device
+from .train import TemporalAnchor, Trainer, TrainingGraph
+
+_DUNN_SAMPLE = 1000  # points per cluster used for the Dunn index: exact pairwise cost stays bounded
+
+
+@dataclass(frozen=True)
+class Proxies:
+    """Centres of a hierarchical k-means tree, one per tree node.
+
+    Attributes
+    ----------
+    centres : ndarray, shape (n_proxies, dim), float32
+    radii : ndarray, shape (n_proxies,), float32
+        Largest distance from a centre to a member of its node.
+    sizes : ndarray, shape (n_proxies,), int64
+        Members per node.
+    """
+
+    centres: np.ndarray
+    radii: np.ndarray
+    sizes: np.ndarray
+
+
+def _node(points: np.ndarray) -> tuple[np.ndarray, float, int]:
+    centre = points.mean(axis=0)
+    return centre, float(np.linalg.norm(points - centre, axis=1).max()), len(points)
+
+
+def dunn_index(first: np.ndarray, second: np.ndarray, rng: np.random.Generator) -> float:
+    """Smallest distance between the two clusters over the larger cluster diameter (>1: well apart).
+
+    Computed on at most 1,000 random members per cluster, so the cost is bounded whatever the size.
+    """
+    first, second = (c[rng.choice(len(c), min(len(c), _DUNN_SAMPLE), replace=False)] for c in (first, second))
+
+    def pairwise(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        squared = (a * a).sum(1)[:, None] + (b * b).sum(1)[None, :] - 2.0 * a @ b.T
+        return np.sqrt(np.maximum(squared, 0.0))
+
+    diameter = max(pairwise(first, first).max(), pairwise(second, second).max())
+    return float(pairwise(first, second).min() / diameter) if diameter > 0 else np.inf
+
+
+def hierarchical_proxies(points: np.ndarray, n_first: int, *, min_split: int, dunn_threshold: float,
+                         seed: int) -> Proxies:
+    """The proxy tree: the global mean, ``n_first`` k-means centres, then recursive 2-means splits.
+
+    A cluster is split while it has at least ``min_split`` members and its two halves are not well
+    apart (Dunn index below ``dunn_threshold``): dense, mixed regions get more proxies.
+    """
+    points = np.asarray(points, dtype=np.float64)
+    rng = np.random.default_rng(seed)
+    nodes = [_node(points)]
+    n_first = max(1, min(int(n_first), len(points)))
+    labels = KMeans(n_clusters=n_first, n_init=3, random_state=seed).fit_predict(points)
+    pending = [points[labels == c] for c in range(n_first) if np.any(labels == c)]
+    while pending:
+        cluster = pending.pop()
+        nodes.append(_node(cluster))
+        if len(cluster) < max(min_split, 2):
+            continue
+        halves = KMeans(n_clusters=2, n_init=3, random_state=seed).fit_predict(cluster)
+        first, second = cluster[halves == 0], cluster[halves == 1]
+        if len(first) and len(second) and dunn_index(first, second, rng) < dunn_threshold:
+            pending.extend([first, second])
+    centres, radii, sizes = zip(*nodes)
+    return Proxies(np.asarray(centres, np.float32), np.asarray(radii, np.float32), np.asarray(sizes, np.int64))
+
+
+def proxy_graph(samples: np.ndarray, proxies: np.ndarray, *, k: int, n_epochs: int) -> TrainingGraph:
+    """The training graph over proxies (vertices 0..p-1) and samples (vertices p..p+n-1).
+
+    Edges: UMAP's fuzzy kNN graph among the samples; a fuzzy kNN graph among the proxies; and every
+    proxy linked to its k nearest samples (fuzzy memberships, symmetrised). A sample's link to its
+    nearest other sample, which the original added separately, is already in the sample graph with
+    membership 1.
+    """
+    n_proxies, n_samples = len(proxies), len(samples)
+    k = min(k, n_samples - 1)
+    among_samples = fuzzy_simplicial_set(samples, k)
+    among_proxies = (
+        fuzzy_simplicial_set(proxies, min(k, n_proxies - 1))
+        if n_proxies >= 3
+        else scipy.sparse.csr_matrix((n_proxies, n_proxies), dtype=np.float32)
+    )
+    indices, distances = nearest_neighbors_between(proxies, samples, k)
+    proxy_to_sample = fuzzy_membership(indices, distances, n_vertices=n_samples, bipartite=True)
+    directed = scipy.sparse.bmat([[among_proxies, proxy_to_sample], [None, among_samples]], format="csr")
+    heads, tails, weights = training_edges(fuzzy_union(directed), n_epochs)
+    vertices = np.concatenate([proxies, samples]).astype(np.float32)
+    return TrainingGraph(vertices, heads, tails, weights)
+
+
+class ProxyVisualizer(Visualizer):
+    """Visualization model of one epoch trained on the proxy graph (method ``"proxy"``).
+
+    Attributes
+    ----------
+    proxies_ : Proxies
+        The proxy tree used for training.
+    n_edges_ : int
+        Edges of the training graph.
+    """
+
+    def fit(
+        self,
+        representations: np.ndarray,
+        *,
+        head: Head | None = None,
+        n_classes: int | None = None,
+        previous: Visualizer | None = None,
+        temporal_strength: float = 0.0,
+        on_pass_end: Callable[[dict[str, float]], None] | None = None,
+        should_stop: Callable[[], bool] | None = None,
+    ) -> "ProxyVisualizer":
+        """Fit to one epoch's representations, shape (n_samples, dim); returns self.
+
+        ``head`` enables the prediction-preserving loss; ``previous`` (the last epoch's fitted
+        visualizer) warm-starts the model and, with ``temporal_strength`` > 0, anchors it there.
+        """
+        config = self.config
+        samples = np.asarray(representations, dtype=np.float32)
+        n_first = n_classes if n_classes is not None else (head.n_classes if head is not None else 10)
+        proxies = hierarchical_proxies(samples, n_first, min_split=config.proxy_min_split,
+                                       dunn_threshold=config.proxy_dunn_threshold, seed=config.seed)
+        graph = proxy_graph(samples, proxies.centres, k=config.n_neighbors, n_epochs=config.graph_epochs)
+        device = resolve_device(config.device)
+        trainer = Trainer(config, device, on_pass_end=on_pass_end, should_stop=should_stop)
+        if head is not None:
+            trainer.head = copy.deepcopy(head.module).to(device).eval().requires_grad_(False)
+        if previous is not None:
+            model = copy.deepcopy(previous._check_fitted())
+            if temporal_strength > 0:
+                trainer.anchor = TemporalAnchor(
+                    tuple(p.detach().to(device).clone() for p in model.parameters()), float(temporal_strength)
+                )
+        else:
+            model = self._new_model(samples.shape[1])
+        history = trainer.run(model, graph)
+        self.proxies_ = proxies
+        self.n_edges_ = int(len(graph.weights))
+        return self._set_fitted(model.to(torch.device("cpu")), history)
