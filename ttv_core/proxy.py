@@ -22,7 +22,6 @@ import scipy.sparse
 import torch
 from sklearn.cluster import KMeans
 
-from .config import VisConfig
 from .graph import fuzzy_membership, fuzzy_simplicial_set, fuzzy_union, nearest_neighbors_between, training_edges
 from .head import Head
 from .model import Visualizer, resolve_device
