@@ -1,4 +1,5 @@
-"""Proxy training: the proxy tree, the graph's vertex indices, and the fitted visualizer's quality."""
+"""Proxy training: the proxy tree, the graph's vertex indices, the two training stages, and the fitted
+visualizer's quality."""
 
 import numpy as np
 import pytest
@@ -9,11 +10,13 @@ from ttv_core import metrics
 from ttv_core.config import VisConfig
 from ttv_core.graph import nearest_neighbors, nearest_neighbors_between
 from ttv_core.head import Head
-from ttv_core.model import NotFittedError, Visualizer
-from ttv_core.proxy import ProxyVisualizer, hierarchical_proxies, proxy_graph
+from ttv_core.graph import find_ab_params
+from ttv_core.model import NotFittedError, VisModel, Visualizer
+from ttv_core.proxy import ProxyVisualizer, hierarchical_proxies, proxy_graph, weaken_cross_class_edges
+from ttv_core.train import Trainer, cpu_threads, initial_layout, optimize_layout, position_weights
 
-SMALL = VisConfig(hidden=32, n_hidden_layers=2, max_passes=6, batch_size=256, edge_samples_per_pass=2.0,
-                  n_neighbors=10, device="cpu")
+SMALL = VisConfig(hidden=32, n_hidden_layers=2, max_passes=20, batch_size=256, edge_samples_per_pass=2.0,
+                  vertex_batch_size=32, warm_max_passes=10, layout_epochs=100, n_neighbors=10, device="cpu")
 
 
 @pytest.fixture(scope="module")
@@ -114,3 +117,112 @@ def test_unfitted_visualizer_refuses_to_transform():
 def test_transform_checks_the_dimension(fitted):
     with pytest.raises(ValueError, match=r"\(n_samples, 12\)"):
         fitted.transform(np.zeros((2, 5), np.float32))
+
+
+# -- the two stages --------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def blob_graph(blobs):
+    points, _, _ = blobs
+    proxies = hierarchical_proxies(points, 3, min_split=500, dunn_threshold=1.0, seed=0).centres
+    return proxy_graph(points, proxies, k=10, n_epochs=10), len(proxies)
+
+
+def _layout(graph, start, seed=0, **options):
+    a, b = find_ab_params(1.0, 0.6)
+    return optimize_layout(graph, start, n_epochs=60, a=a, b=b, negative_rate=5, seed=seed,
+                           device=torch.device("cpu"), **options)
+
+
+def test_initial_layout_is_the_scaled_principal_plane(blobs):
+    points, _, _ = blobs
+    start = initial_layout(points)
+    assert start.shape == (180, 2) and start.dtype == np.float32
+    assert np.isclose(np.abs(start).max(), 10.0) and start[:, 0].var() >= start[:, 1].var()
+    np.testing.assert_array_equal(initial_layout(points), start)
+
+
+def test_optimize_layout_is_seeded_and_makes_a_faithful_map(blobs, blob_graph):
+    points, _, _ = blobs
+    graph, p = blob_graph
+    start = initial_layout(graph.vertices)
+    layout = _layout(graph, start)
+    assert layout.shape == (len(graph.vertices), 2) and np.isfinite(layout).all()
+    np.testing.assert_array_equal(_layout(graph, start), layout)
+    assert not np.allclose(_layout(graph, start, seed=1), layout)
+    before = metrics.neighbor_preservation(points, start[p:], 10)["rate"]
+    after = metrics.neighbor_preservation(points, layout[p:], 10)["rate"]
+    assert after > before + 0.05 and metrics.trustworthiness(points, layout[p:], 10) >= 0.9
+
+
+def test_layout_anchor_keeps_vertices_near_their_start(blob_graph):
+    graph, _ = blob_graph
+    start = _layout(graph, initial_layout(graph.vertices))
+    free = _layout(graph, start, seed=1, learning_rate=0.5)
+    anchored = _layout(graph, start, seed=1, learning_rate=0.5, anchor_strength=0.9)
+    moved = [np.linalg.norm(layout - start, axis=1).mean() for layout in (free, anchored)]
+    assert moved[1] < 0.8 * moved[0]
+
+
+def test_position_weights_favour_dense_regions():
+    rng = np.random.default_rng(0)
+    layout = np.concatenate([rng.normal(scale=0.1, size=(50, 2)), rng.normal(scale=5.0, size=(50, 2)) + 20])
+    weights = position_weights(layout.astype(np.float32), 5)
+    assert weights.shape == (100,) and weights.dtype == np.float32 and (weights > 0).all() and weights.max() <= 10
+    assert weights[:50].min() > weights[50:].max()
+
+
+def test_weakening_scales_exactly_the_edges_between_classes(blob_graph):
+    graph, _ = blob_graph
+    classes = (graph.vertices[:, 0] > np.median(graph.vertices[:, 0])).astype(np.int64)
+    weakened = weaken_cross_class_edges(graph, classes, 0.25)
+    crossing = classes[graph.heads] != classes[graph.tails]
+    assert crossing.any() and (~crossing).any()
+    np.testing.assert_allclose(weakened.weights[crossing], 0.25 * graph.weights[crossing], rtol=1e-6)
+    np.testing.assert_array_equal(weakened.weights[~crossing], graph.weights[~crossing])
+    assert weakened.heads is graph.heads and weakened.vertices is graph.vertices
+
+
+def test_model_units_standardise_and_states_without_them_still_load(blobs, fitted):
+    points, _, _ = blobs
+    model, vertices = fitted.model_, np.concatenate([fitted.proxies_.centres, points])
+    np.testing.assert_allclose(model.encoder.input_shift.numpy(), vertices.mean(0), atol=1e-4)
+    np.testing.assert_allclose(model.decoder.output_scale.numpy(), vertices.std(0, ddof=1), rtol=1e-4)
+    assert float(model.encoder.output_scale[0]) == float(model.encoder.output_scale[1]) > 0, "isotropic canvas"
+    state = fitted.state()
+    state["weights"] = {k: v for k, v in state["weights"].items() if "shift" not in k and "scale" not in k}
+    old = Visualizer.from_state(state)  # as saved before the units existed: identity units
+    assert float(old.model_.encoder.input_scale.min()) == 1.0 and old.transform(points).shape == (180, 2)
+
+
+
+def test_fit_records_the_two_stage_losses_and_warm_starts_take_fewer_passes(blobs, fitted):
+    points, _, head = blobs
+    assert {"position", "reconstruction", "prediction", "loss"} <= set(fitted.history_[0])
+    assert len(fitted.history_) == SMALL.max_passes and fitted.layout_.shape == (180, 2)
+    following = ProxyVisualizer(config=SMALL).fit(points, head=head, previous=fitted)
+    assert len(following.history_) == SMALL.warm_max_passes < SMALL.max_passes
+    assert "temporal" not in following.history_[0], "no temporal strength, no temporal term"
+
+
+def test_trainer_without_layout_still_trains_with_umaps_loss(blobs, blob_graph):
+    _, _, head = blobs
+    graph, _ = blob_graph
+    with torch.random.fork_rng():
+        torch.manual_seed(0)
+        model = VisModel(12, 16, 2)
+    passes = []
+    history = Trainer(SMALL, torch.device("cpu"), head=head.module, on_pass_end=passes.append).run(
+        model, graph, max_passes=3)
+    assert [entry["pass"] for entry in history] == [0, 1, 2] and passes == history
+    assert "umap" in history[0] and all(np.isfinite(entry["loss"]) for entry in history)
+    assert not model.training
+
+
+def test_cpu_threads_sets_and_restores_torchs_setting():
+    before = torch.get_num_threads()
+    target = 1 if before != 1 else 2
+    with cpu_threads(torch.device("cpu"), target):
+        assert torch.get_num_threads() == target
+    assert torch.get_num_threads() == before
+    with cpu_threads(torch.device("cpu"), 0):
+        assert torch.get_num_threads() == before

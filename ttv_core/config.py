@@ -22,36 +22,54 @@ class VisConfig:
 
     # -- graph ---------------------------------------------------------------------------------
     n_neighbors: int = 15  # UMAP's default; also the k of the NN-preservation figures
-    min_dist: float = 0.1  # UMAP's default: tight but not collapsed clusters
+    min_dist: float = 0.6  # demo: the encoder fits an evenly spread layout better (NN 0.51 vs 0.44 at 0.1)
     spread: float = 1.0  # UMAP's default; with min_dist gives the curve (a, b) ~ (1.577, 0.895)
     negative_sample_rate: int = 5  # negatives per positive edge, as in UMAP and the original
     # -- model ---------------------------------------------------------------------------------
-    hidden: int = 128  # hidden width; on the demo 128 x 3 reached higher PPR than the original's 256 x 4
-    n_hidden_layers: int = 3  # at the same time budget (it trains ~2x faster on a CPU), so more steps fit
+    hidden: int = 96  # demo: 128 gained NN 0.008 for ~30 % more time; PPR equal
+    n_hidden_layers: int = 4  # demo: 3 lost NN 0.024 (0.487 vs 0.511) for 5 % less time
     # -- proxies -------------------------------------------------------------------------------
     proxy_min_split: int = 500  # the original's: clusters this large may be split again by 2-means
     proxy_dunn_threshold: float = 1.0  # the original's: split while the halves' Dunn index is below 1
     # -- losses --------------------------------------------------------------------------------
     lambda_reconstruction: float = 1.0  # weight of ||x - Dec(Enc(x))||^2, the original's lambda1
-    lambda_temporal: float = 0.3  # DVI's lambda2: keep the map still where neighbourhoods are
+    lambda_temporal: float = 0.3  # DVI's lambda2, on 2-D positions; demo warm: 0.1 moved the map 1.6x more
     lambda_prediction: float = 1.0  # keep the head's verdict on Dec(Enc(x)) equal to that on x: aims at PPR
     # -- optimisation --------------------------------------------------------------------------
-    learning_rate: float = 0.01  # the original's Adam rate
+    learning_rate: float = 0.02  # peak Adam rate (warm-up, cosine decay); demo: 0.01 lost NN 0.01
     weight_decay: float = 1e-5  # the original's
-    batch_size: int = 1000  # positive edges per step; half the original's 2000: more steps, same work
+    batch_size: int = 1000  # edges per step of UMAP-loss training (refinement); half the original's 2000
     edge_samples_per_pass: float = 1.0  # edges sampled per pass, in units of the graph's total weight
     graph_epochs: int = 10  # the original's S_N_EPOCHS: edges weaker than max(w) / graph_epochs are dropped
-    max_passes: int = 10  # on the demo, loss and PPR level off by about pass 8
-    lr_decay_passes: int = 0  # divide the rate by 10 every this many passes; 0 = never (the original's
-    # x0.1 every 4 passes stalled short runs: PPR 0.87 vs 0.94 on the demo at equal time)
-    patience: int = 3  # stop after this many passes without min_improvement
+    max_passes: int = 80  # stage 2 passes (cold); demo NN 0.489 / 0.511 / 0.522 at 60 / 80 / 100 passes
+    lr_decay_passes: int = 0  # divide the rate by 10 every this many passes; 0 = never, the cosine
+    # decay anneals already (the original's x0.1 every 4 passes stalled short runs: PPR 0.87 vs 0.94)
+    patience: int = 3  # UMAP-loss training stops after this many passes without min_improvement
     min_improvement: float = 5e-3  # relative loss improvement that counts as progress
+    # -- proxy training (tuning) ---------------------------------------------------------------
+    layout_epochs: int = 200  # stage 1 (cold): UMAP epochs of free 2-D positions; 120 lost NN and PPR
+    warm_layout_epochs: int = 50  # stage 1 (warm, from the previous map): 100 gave the same NN for +25 % time
+    warm_layout_rate: float = 0.25  # stage 1's first rate when warm (cold: 1.0); 0.5 lost NN 0.012, moved more
+    vertex_batch_size: int = 192  # stage 2 vertices per step; demo: 256 lost NN 0.013 at equal passes
+    warm_max_passes: int = 50  # stage 2 passes when warm; demo NN 0.473 / 0.479 / 0.493 at 20 / 30 / 50
+    warmup_share: float = 0.1  # share of steps the rate rises over; demo: none lost NN 0.056
+    cross_class_weight: float = 0.1  # cross-class edges keep this share; demo: 1.0 let test PPR fall to 0.92
+    decoder_share: float = 0.5  # stage 2 batch share the decoder sees; demo: 1.0 same PPR, ~20 % more time
+    cpu_threads: int = 1  # torch threads for training on a CPU (0: torch's); 2 busy cores: 2.8 s vs 40 s on 2
     # -- territory -----------------------------------------------------------------------------
     resolution: int = 200  # territory grid cells per side: sharp at dashboard size, cheap to decode
     boundary_threshold: float = 0.15  # confidence margin below which a cell is drawn as boundary
     # -- execution -----------------------------------------------------------------------------
     seed: int = 0  # the one source of randomness: initialisation, edge sampling, negatives
     device: str = "auto"  # "auto" uses CUDA when present, else the CPU
+    # -- active learning -----------------------------------------------------------------------
+    probe_resolution: int = 400  # the original's; 200 finds fewer probes to add, fixes less (demo e3: .941 vs .952)
+    probe_radius: float = 0.02  # probe cells lie within this share of the side of a sample (31 % of cells, demo)
+    al_max_passes: int = 3  # demo: passes 4-5 gained <= 0.012 of preserved share for up to 2x the refining time
+    al_patience: int = 2  # stop after this many passes in a row without a kept (better) model
+    al_learning_rate_factor: float = 0.01  # refining rate; the original's x0.1 lost samples' PPR, no pass kept (demo)
+    max_new_vertices: int = 1000  # new probe vertices per pass at most: bounds its cost; 2000 fixed ~0.004 more
+    al_ppr_tolerance: float = 0.005  # a pass lowering the samples' PPR by more is not kept: trust the data first
 
     def __post_init__(self) -> None:
         check_field(self, "n_neighbors", check_int, low=2)
@@ -74,9 +92,25 @@ class VisConfig:
         check_field(self, "lr_decay_passes", check_int, low=0)
         check_field(self, "patience", check_int, low=1)
         check_field(self, "min_improvement", check_real, low=0.0)
+        check_field(self, "layout_epochs", check_int, low=0)
+        check_field(self, "warm_layout_epochs", check_int, low=0)
+        check_field(self, "warm_layout_rate", check_real, low=0.0, low_open=True)
+        check_field(self, "vertex_batch_size", check_int, low=1)
+        check_field(self, "warm_max_passes", check_int, low=1)
+        check_field(self, "warmup_share", check_real, low=0.0, high=1.0)
+        check_field(self, "cross_class_weight", check_real, low=0.0, high=1.0)
+        check_field(self, "decoder_share", check_real, low=0.0, high=1.0, low_open=True)
+        check_field(self, "cpu_threads", check_int, low=0)
         check_field(self, "resolution", check_int, low=2)
         check_field(self, "boundary_threshold", check_real, low=0.0, high=1.0)
         check_field(self, "seed", check_int, low=0)
+        check_field(self, "probe_resolution", check_int, low=2)
+        check_field(self, "probe_radius", check_real, low=0.0, low_open=True)
+        check_field(self, "al_max_passes", check_int, low=1)
+        check_field(self, "al_patience", check_int, low=1)
+        check_field(self, "al_learning_rate_factor", check_real, low=0.0, low_open=True)
+        check_field(self, "max_new_vertices", check_int, low=1)
+        check_field(self, "al_ppr_tolerance", check_real, low=0.0, high=1.0)
         if self.device not in DEVICES and not str(self.device).startswith("cuda:"):
             raise parameter_error("device", "VisConfig", f"be one of {DEVICES} or 'cuda:<index>'", self.device)
 

@@ -22,10 +22,17 @@ import scipy.sparse
 import torch
 from sklearn.cluster import KMeans
 
-from .graph import fuzzy_membership, fuzzy_simplicial_set, fuzzy_union, nearest_neighbors_between, training_edges
+from .graph import (
+    find_ab_params,
+    fuzzy_membership,
+    fuzzy_simplicial_set,
+    fuzzy_union,
+    nearest_neighbors_between,
+    training_edges,
+)
 from .head import Head
 from .model import Visualizer, resolve_device
-from .train import TemporalAnchor, Trainer, TrainingGraph
+from .train import TemporalAnchor, Trainer, TrainingGraph, initial_layout, optimize_layout
 
 _DUNN_SAMPLE = 1000  # points per cluster used for the Dunn index: exact pairwise cost stays bounded
 
@@ -118,8 +125,26 @@ def proxy_graph(samples: np.ndarray, proxies: np.ndarray, *, k: int, n_epochs: i
     return TrainingGraph(vertices, heads, tails, weights)
 
 
+def weaken_cross_class_edges(graph: TrainingGraph, classes: np.ndarray, factor: float) -> TrainingGraph:
+    """``graph`` with every edge between vertices of different predicted class scaled by ``factor``.
+
+    A map of a classifier is read by its territories: a point drawn among points of another predicted
+    class round-trips to that class (PPR fails there, mostly on test points). Weakening, not cutting,
+    these edges (umap-learn's supervised mode cuts them to exp(-5)) keeps classes apart in 2-D while
+    the neighbourhoods that cross a decision boundary still pull. ``classes``: shape (n_vertices,).
+    """
+    crossing = classes[graph.heads] != classes[graph.tails]
+    weights = np.where(crossing, graph.weights * np.float32(factor), graph.weights).astype(np.float32)
+    return TrainingGraph(graph.vertices, graph.heads, graph.tails, weights)
+
+
 class ProxyVisualizer(Visualizer):
     """Visualization model of one epoch trained on the proxy graph (method ``"proxy"``).
+
+    Two stages (:mod:`ttv_core.train`): UMAP's optimisation of free 2-D positions of the graph's
+    vertices, then the encoder regressed onto those positions, the decoder trained on the encoder's
+    output to reconstruct the vertices and keep the head's verdicts. A warm start begins both stages
+    where the previous epoch's map left off, so it needs far fewer epochs and passes.
 
     Attributes
     ----------
@@ -127,6 +152,8 @@ class ProxyVisualizer(Visualizer):
         The proxy tree used for training.
     n_edges_ : int
         Edges of the training graph.
+    layout_ : ndarray, shape (n_samples, 2)
+        Stage 1's positions of the samples, which the encoder was fitted to.
     """
 
     def fit(
@@ -142,28 +169,43 @@ class ProxyVisualizer(Visualizer):
     ) -> "ProxyVisualizer":
         """Fit to one epoch's representations, shape (n_samples, dim); returns self.
 
-        ``head`` enables the prediction-preserving loss; ``previous`` (the last epoch's fitted
-        visualizer) warm-starts the model and, with ``temporal_strength`` > 0, anchors it there.
+        ``head`` enables the prediction-preserving loss and weakens the graph's edges across its
+        decisions; ``previous`` (the last epoch's fitted visualizer) warm-starts the layout and the
+        model and, with ``temporal_strength`` > 0, anchors the map near the previous one.
         """
-        config = self.config
+        config, warm = self.config, previous is not None
         samples = np.asarray(representations, dtype=np.float32)
         n_first = n_classes if n_classes is not None else (head.n_classes if head is not None else 10)
         proxies = hierarchical_proxies(samples, n_first, min_split=config.proxy_min_split,
                                        dunn_threshold=config.proxy_dunn_threshold, seed=config.seed)
         graph = proxy_graph(samples, proxies.centres, k=config.n_neighbors, n_epochs=config.graph_epochs)
+        if head is not None and config.cross_class_weight != 1.0:
+            graph = weaken_cross_class_edges(graph, head.predict(graph.vertices), config.cross_class_weight)
         device = resolve_device(config.device)
         trainer = Trainer(config, device, on_pass_end=on_pass_end, should_stop=should_stop)
         if head is not None:
             trainer.head = copy.deepcopy(head.module).to(device).eval().requires_grad_(False)
-        if previous is not None:
+        # Stage 1: the layout, from where the previous map puts this epoch's vertices on a warm start.
+        start = previous.transform(graph.vertices) if warm else initial_layout(graph.vertices)
+        a, b = find_ab_params(config.spread, config.min_dist)
+        layout = optimize_layout(
+            graph, start, n_epochs=config.warm_layout_epochs if warm else config.layout_epochs, a=a, b=b,
+            negative_rate=config.negative_sample_rate, seed=config.seed, device=device,
+            learning_rate=config.warm_layout_rate if warm else 1.0,
+            anchor_strength=config.lambda_temporal * float(temporal_strength) if warm else 0.0,
+            n_threads=config.cpu_threads,
+        )
+        # Stage 2: the model, fitted to the layout.
+        if warm:
             model = copy.deepcopy(previous._check_fitted())
-            if temporal_strength > 0:
-                trainer.anchor = TemporalAnchor(
-                    tuple(p.detach().to(device).clone() for p in model.parameters()), float(temporal_strength)
-                )
+            if temporal_strength > 0:  # on the map, not the weights: the decoder must follow the new head
+                trainer.anchor = TemporalAnchor((), float(temporal_strength), torch.from_numpy(start).to(device))
         else:
-            model = self._new_model(samples.shape[1])
-        history = trainer.run(model, graph)
+            model = self._new_model(samples.shape[1]).set_units(torch.from_numpy(graph.vertices),
+                                                                torch.from_numpy(layout))
+        passes = config.warm_max_passes if warm else config.max_passes
+        history = trainer.run(model, graph, layout=layout, max_passes=passes)
         self.proxies_ = proxies
         self.n_edges_ = int(len(graph.weights))
+        self.layout_ = layout[len(proxies.centres) :]
         return self._set_fitted(model.to(torch.device("cpu")), history)
