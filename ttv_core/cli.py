@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 from typing import Sequence
 
-from .errors import DataError, TTVError
+from .errors import ConfigError, DataError, TTVError
 
 EXIT_USER_ERROR = 2
 
@@ -59,7 +59,115 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--out", help="write the JSON here instead of standard output")
     evaluate.add_argument("--overwrite", action="store_true", help="replace an existing --out file")
     evaluate.set_defaults(handler=_cmd_eval_subject)
+
+    from .export import LAYOUTS
+    from .visualize import METHODS
+
+    helps = {"proxy": "TrustVis proxy training: a 2-D map with territories per epoch",
+             "al": "proxy training refined by active learning (trustworthy territories)",
+             "umap": "baseline: umap-learn per epoch, aligned to the previous epoch (no territories)"}
+    for method in METHODS:
+        command = commands.add_parser(method, help=helps[method])
+        _add_visualization_arguments(command)
+        command.add_argument("--out", help="write embeddings, territories and <method>_eval.json here")
+        command.set_defaults(handler=_cmd_visualize, method=method)
+    export = commands.add_parser("export", help="write a method's results under the original tool's file names")
+    _add_visualization_arguments(export)
+    export.add_argument("--method", choices=METHODS, default="proxy", help="which maps (default %(default)s)")
+    export.add_argument("--layout", choices=LAYOUTS, default="original", help="file names (default %(default)s)")
+    export.add_argument("--out", required=True, help="folder to write into")
+    export.set_defaults(handler=_cmd_export)
     return parser
+
+
+def _add_visualization_arguments(parser: argparse.ArgumentParser) -> None:
+    """Source arguments, --epochs, --overwrite and one flag per VisConfig field (defaults from the config)."""
+    import dataclasses
+
+    from .config import VisConfig
+
+    _add_source_arguments(parser)
+    parser.add_argument("--epochs", help="epochs to show: 5, 1:20 (inclusive), 10: or 1,5,9 (default: all)")
+    parser.add_argument("--overwrite", action="store_true", help="replace ttv's output files in --out")
+    group = parser.add_argument_group("visualization settings (see ttv_core.config.VisConfig)")
+    for field in dataclasses.fields(VisConfig):
+        flag = "--" + field.name.replace("_", "-")
+        kind = type(field.default)
+        group.add_argument(flag, dest=f"config_{field.name}", type=kind, default=field.default,
+                           metavar=kind.__name__.upper(), help="default %(default)s")
+
+
+def parse_epochs(text: str | None, available: tuple[int, ...]) -> list[int]:
+    """``"5"``, ``"1:20"`` (inclusive), ``"10:"``, ``":5"`` or ``"1,5,9"`` -> the matching recorded epochs."""
+    if text is None:
+        return list(available)
+    try:
+        if ":" in text:
+            low, high = (part.strip() for part in text.split(":", 1))
+            first, last = int(low) if low else available[0], int(high) if high else available[-1]
+            chosen = [e for e in available if first <= e <= last]
+        else:
+            chosen = [int(part) for part in text.split(",")]
+    except ValueError:
+        raise ConfigError(f"--epochs {text!r}: write 5, 1:20, 10: or 1,5,9.") from None
+    missing = [e for e in chosen if e not in available]
+    if missing or not chosen:
+        raise ConfigError(
+            f"--epochs {text!r} names no recorded epoch{'s ' + str(missing) if missing else 's'}; the run has "
+            f"epochs {available[0]}..{available[-1]} ({len(available)} recorded)."
+        )
+    return chosen
+
+
+def _visualization(args: argparse.Namespace, method: str):
+    from .config import VisConfig
+    from .visualize import Visualization
+
+    values = {name[len("config_"):]: value for name, value in vars(args).items() if name.startswith("config_")}
+    dynamics = _open(args)
+    epochs = parse_epochs(args.epochs, dynamics.epochs)
+    visualization = Visualization(dynamics, method, VisConfig(**values), args.cache_dir)
+    from tqdm import tqdm
+
+    with tqdm(total=len([e for e in dynamics.epochs if e <= max(epochs)]), unit="epoch", file=sys.stderr,
+              desc=method) as bar:
+        def report(progress) -> None:
+            bar.set_postfix_str(f"epoch {progress.epoch} {progress.status}")
+            bar.update(1)
+
+        visualization.fit(epochs, on_epoch_end=report)
+    return visualization
+
+
+def _cmd_visualize(args: argparse.Namespace) -> int:
+    from .export import write_results
+
+    from .export import prepare_out
+
+    if args.out:
+        prepare_out(args.out, args.overwrite)
+    visualization = _visualization(args, args.method)
+    if args.out:
+        write_results(visualization, args.out, overwrite=args.overwrite)
+        _progress(f"wrote {args.out}")
+    else:
+        print(json.dumps(visualization.evaluation(), indent=1))
+    return 0
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    from .export import prepare_out, write_original_layout, write_results
+    from .subject import evaluate_subject
+
+    prepare_out(args.out, args.overwrite)
+    visualization = _visualization(args, args.method)
+    if args.layout == "original":
+        subject = evaluate_subject(visualization.dynamics, epochs=visualization.epochs_)
+        write_original_layout(visualization, args.out, subject=subject, overwrite=args.overwrite)
+    else:
+        write_results(visualization, args.out, overwrite=args.overwrite)
+    _progress(f"wrote {args.out}")
+    return 0
 
 
 def _progress(message: str) -> None:
@@ -87,7 +195,9 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 def _open(args: argparse.Namespace):
     from .dynamics import load_dynamics
 
-    return load_dynamics(args.path, trust_code=args.trust_code, cache_dir=args.cache_dir)
+    device = getattr(args, "config_device", "auto")
+    return load_dynamics(args.path, trust_code=args.trust_code, cache_dir=args.cache_dir,
+                         device=None if device == "auto" else device)
 
 
 def _cmd_info(args: argparse.Namespace) -> int:

@@ -1,0 +1,152 @@
+"""The run driver: per-epoch results are memoized, resumable, cancellable, and drawn in one frame."""
+
+import json
+
+import numpy as np
+import pytest
+
+import ttv_core
+from ttv_core.cli import main
+from ttv_core.config import VisConfig
+from ttv_core.visualize import Visualization, load_visualizer
+
+FAST = VisConfig(hidden=32, n_hidden_layers=2, max_passes=2, resolution=24, device="cpu")
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory, demo_run):
+    """The demo's first 4 epochs cut to 300 training and 100 test samples: real dynamics, quick to fit."""
+    demo = ttv_core.load_dynamics(demo_run)
+    path = tmp_path_factory.mktemp("runs") / "small-demo"
+    recorder = ttv_core.Recorder(path, classes=demo.classes, train_labels=demo.labels("train")[:300],
+                                 test_labels=demo.labels("test")[:100])
+    for epoch in (1, 2, 3, 4):
+        recorder.log_epoch(epoch, train=demo.representations(epoch)[:300], test=demo.representations(epoch, "test")[:100],
+                           head=demo.head(epoch).module)
+    return path
+
+
+@pytest.fixture(scope="module")
+def dynamics(run):
+    return ttv_core.load_dynamics(run)
+
+
+def _statuses(visualization_fit):
+    seen = []
+    return seen, (lambda progress: seen.append((progress.epoch, progress.status)))
+
+
+def test_second_fit_reads_everything_from_the_cache(dynamics, cache_dir):
+    first_seen, first_report = _statuses(None)
+    first = Visualization(dynamics, "proxy", FAST, cache_dir).fit(on_epoch_end=first_report)
+    again_seen, again_report = _statuses(None)
+    again = Visualization(dynamics, "proxy", FAST, cache_dir).fit(on_epoch_end=again_report)
+    assert first_seen == [(e, "computed") for e in (1, 2, 3, 4)]
+    assert again_seen == [(e, "cached") for e in (1, 2, 3, 4)]
+    np.testing.assert_array_equal(first.results_[4].embeddings["train"], again.results_[4].embeddings["train"])
+    assert first.results_[4].embeddings["train"].shape == (dynamics.n_train, 2)
+    assert first.results_[4].embeddings["test"].shape == (dynamics.n_test, 2)
+
+
+def test_interrupted_run_resumes_without_recomputing(dynamics, cache_dir):
+    finished = []
+    stopped = Visualization(dynamics, "proxy", FAST, cache_dir).fit(
+        on_epoch_end=lambda p: finished.append(p.epoch), should_stop=lambda: len(finished) >= 2)
+    assert stopped.cancelled_ and sorted(stopped.results_) == [1, 2]
+    seen, report = _statuses(None)
+    resumed = Visualization(dynamics, "proxy", FAST, cache_dir).fit(on_epoch_end=report)
+    assert seen == [(1, "cached"), (2, "cached"), (3, "computed"), (4, "computed")]
+    assert not resumed.cancelled_
+
+
+def test_an_epoch_cut_short_is_not_stored(dynamics, cache_dir):
+    calls = {"n": 0}
+
+    def stop_during_training():
+        calls["n"] += 1
+        return calls["n"] > 1  # the first check (before epoch 1) passes; training then sees a stop
+
+    cut = Visualization(dynamics, "proxy", FAST, cache_dir).fit([1], should_stop=stop_during_training)
+    assert cut.cancelled_ and cut.results_ == {}
+    seen, report = _statuses(None)
+    Visualization(dynamics, "proxy", FAST, cache_dir).fit([1], on_epoch_end=report)
+    assert seen == [(1, "computed")]
+
+
+def test_one_extent_holds_every_epoch_and_territories_use_it(dynamics, cache_dir):
+    visualization = Visualization(dynamics, "proxy", FAST, cache_dir).fit([2, 3, 4])
+    extent = visualization.extent_
+    for epoch in (2, 3, 4):
+        assert extent.contains(visualization.results_[epoch].embeddings["train"]).all()
+        territory = visualization.territory(epoch)
+        assert territory.image.shape == (24, 24, 3) and territory.extent == extent
+    assert visualization.territory(3).png().startswith(b"\x89PNG")
+
+
+def test_chain_starts_at_the_first_epoch_so_results_do_not_depend_on_the_range(dynamics, cache_dir):
+    whole = Visualization(dynamics, "proxy", FAST, cache_dir).fit()
+    late = Visualization(dynamics, "proxy", FAST, cache_dir).fit([3])
+    np.testing.assert_array_equal(whole.results_[3].embeddings["train"], late.results_[3].embeddings["train"])
+
+
+def test_load_visualizer(run, cache_dir):
+    visualizer = load_visualizer(run, "proxy", 2, cache_dir=cache_dir, config=FAST)
+    points = visualizer.transform(np.asarray(ttv_core.load_dynamics(run).representations(2)))
+    assert points.shape[1] == 2 and visualizer.inverse_transform(points[:3]).shape == (3, 64)
+
+
+def test_unknown_method_is_a_clear_error(dynamics):
+    with pytest.raises(ValueError, match="'method'"):
+        Visualization(dynamics, "tsne")
+
+
+def test_cli_writes_outputs_and_refuses_to_overwrite(run, tmp_path, capsys):
+    flags = ["--cache-dir", str(tmp_path / "cache"), "--hidden", "32", "--max-passes", "2", "--resolution", "24"]
+    out = tmp_path / "out"
+    assert main(["proxy", str(run), "--epochs", "2:3", "--out", str(out), *flags]) == 0
+    for epoch in (2, 3):
+        assert np.load(out / f"epoch_{epoch}" / "embedding.npy").shape == (300, 2)
+        assert (out / f"epoch_{epoch}" / "territory.png").read_bytes().startswith(b"\x89PNG")
+        assert set(json.loads((out / f"epoch_{epoch}" / "extent.json").read_text())) == {"x_min", "y_min", "x_max", "y_max"}
+    assert "ppr_train" in json.loads((out / "proxy_eval.json").read_text())
+    capsys.readouterr()
+    assert main(["proxy", str(run), "--epochs", "2:3", "--out", str(out), *flags]) == 2
+    assert "--overwrite" in capsys.readouterr().err
+    original = tmp_path / "original"
+    assert main(["export", str(run), "--epochs", "2", "--method", "proxy", "--out", str(original), *flags]) == 0
+    model = original / "Model"
+    assert np.load(model / "Epoch_2" / "scale.npy").shape == (4,)
+    assert (model / "Epoch_2" / "bgimg.png").is_file() and (model / "proxy_eval.json").is_file()
+    assert set(json.loads((model / "subject_model_eval.json").read_text())) == {"train_acc", "test_acc"}
+
+
+def test_cli_rejects_bad_epoch_ranges(run, tmp_path, capsys):
+    assert main(["proxy", str(run), "--epochs", "7:9", "--cache-dir", str(tmp_path)]) == 2
+    assert "--epochs '7:9'" in capsys.readouterr().err
+
+
+def test_umap_baseline_has_maps_and_figures_but_no_territory(dynamics, cache_dir):
+    from ttv_core.alignment import flip_report
+
+    visualization = Visualization(dynamics, "umap", FAST, cache_dir).fit([1, 2, 3])
+    assert visualization.territory(2) is None and visualization.visualizer(2) is None
+    figures = visualization.figures(2)
+    assert figures["ppr_train"] is None and figures["b_train"] is None and figures["nn_rate_train"] > 0.2
+    for alignment in flip_report([visualization.results_[e].embeddings["train"] for e in (1, 2, 3)]):
+        assert not alignment.reflection, "the baseline is aligned to its previous epoch"
+
+
+def test_al_refines_the_cached_proxy_chain(dynamics, cache_dir, monkeypatch):
+    proxy = Visualization(dynamics, "proxy", FAST, cache_dir).fit([1, 2])
+
+    def no_refit(*args, **kwargs):
+        raise AssertionError("the proxy chain must come from the cache")
+
+    monkeypatch.setattr("ttv_core.proxy.ProxyVisualizer.fit", no_refit)
+    seen, report = _statuses(None)
+    al = Visualization(dynamics, "al", FAST, cache_dir).fit([1, 2], on_epoch_end=report)
+    assert seen == [(1, "computed"), (2, "computed")]  # the refinement is new work, on cached proxies
+    trust = al.results_[2].trust_map
+    assert trust.probe_mask.any() and 0.0 <= trust.preserved_before <= 1.0
+    assert not np.array_equal(al.results_[2].embeddings["train"], proxy.results_[2].embeddings["train"])
+    assert al.territory(2) is not None and al.figures(2)["ppr_train"] is not None
