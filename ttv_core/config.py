@@ -27,7 +27,7 @@ class VisConfig:
     negative_sample_rate: int = 5  # negatives per positive edge, as in UMAP and the original
     # -- model ---------------------------------------------------------------------------------
     hidden: int = 96  # demo: 128 gained NN 0.008 for ~30 % more time; PPR equal
-    n_hidden_layers: int = 4  # demo: 3 lost NN 0.024 (0.487 vs 0.511) for 5 % less time
+    n_hidden_layers: int = 4  # demo: 3 lost NN 0.024 (0.487 vs 0.511) for 3 % less time
     # -- proxies -------------------------------------------------------------------------------
     proxy_min_split: int = 500  # the original's: clusters this large may be split again by 2-means
     proxy_dunn_threshold: float = 1.0  # the original's: split while the halves' Dunn index is below 1
@@ -54,7 +54,7 @@ class VisConfig:
     warm_max_passes: int = 50  # stage 2 passes when warm; demo NN 0.473 / 0.479 / 0.493 at 20 / 30 / 50
     warmup_share: float = 0.1  # share of steps the rate rises over; demo: none lost NN 0.056
     cross_class_weight: float = 0.1  # cross-class edges keep this share; demo: 1.0 let test PPR fall to 0.92
-    decoder_share: float = 0.5  # stage 2 batch share the decoder sees; demo: 1.0 same PPR, ~20 % more time
+    decoder_share: float = 0.5  # stage 2 batch share the decoder sees; demo: 1.0 same PPR, ~25 % more time
     cpu_threads: int = 1  # torch threads for training on a CPU (0: torch's); 2 busy cores: 2.8 s vs 40 s on 2
     # -- territory -----------------------------------------------------------------------------
     resolution: int = 200  # territory grid cells per side: sharp at dashboard size, cheap to decode

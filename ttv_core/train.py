@@ -13,9 +13,9 @@ Two schemes share one short loop (minGPT's ``Trainer.run``):
   2-D images of an edge's two ends together with UMAP's cross-entropy (in-batch negatives pushed
   apart), plus the same reconstruction and prediction terms. Active-learning refinement uses it.
 
-When the model was warm-started from the previous epoch, DVI's temporal term keeps its weights near
-that epoch's. Progress leaves the loop through ``on_pass_end``; a caller stops it by returning True
-from ``should_stop``.
+When the model was warm-started from the previous epoch, DVI's temporal term keeps the map near that
+epoch's (two-stage: the 2-D positions; parametric: the weights). Progress leaves the loop through
+``on_pass_end``; a caller stops it by returning True from ``should_stop``.
 """
 
 from __future__ import annotations
@@ -36,6 +36,9 @@ from .graph import find_ab_params, nearest_neighbors, sample_edges
 from .model import VisModel
 
 _CLAMP = 1e-4  # the original's clamp of q, keeps log() finite
+_LAYOUT_SIZE = 10.0  # half-width of the initial layout, as umap-learn scales its spectral initialisation
+_GRADIENT_CLIP = 4.0  # umap-learn's clip of each edge's gradient, keeps early epochs stable
+_REPULSION_EPSILON = 1e-3  # umap-learn's guard against dividing by a zero distance
 
 
 @dataclass(frozen=True)
@@ -126,11 +129,6 @@ def cpu_threads(device: torch.device, n_threads: int) -> Iterator[None]:
         torch.set_num_threads(before)
 
 
-_LAYOUT_SIZE = 10.0  # half-width of the initial layout, as umap-learn scales its spectral initialisation
-_GRADIENT_CLIP = 4.0  # umap-learn's clip of each edge's gradient, keeps early epochs stable
-_REPULSION_EPSILON = 1e-3  # umap-learn's guard against dividing by a zero distance
-
-
 def initial_layout(vertices: np.ndarray) -> np.ndarray:
     """The vertices' first two principal components, scaled to [-10, 10]: a deterministic start.
 
@@ -140,7 +138,8 @@ def initial_layout(vertices: np.ndarray) -> np.ndarray:
     """
     centred = np.asarray(vertices, np.float64) - np.mean(vertices, axis=0)
     _, vectors = np.linalg.eigh(centred.T @ centred)
-    layout = centred @ vectors[:, ::-1][:, :2]
+    layout = np.zeros((len(centred), 2))
+    layout[:, : min(2, centred.shape[1])] = centred @ vectors[:, ::-1][:, :2]  # 1-D data: second axis 0
     layout *= np.where(layout[np.abs(layout).argmax(0), [0, 1]] < 0, -1.0, 1.0)  # fix the signs
     return (layout / max(np.abs(layout).max(), 1e-12) * _LAYOUT_SIZE).astype(np.float32)
 
@@ -191,13 +190,14 @@ def optimize_layout(graph: TrainingGraph, initial: np.ndarray, *, n_epochs: int,
             active = torch.floor((epoch + 1) * rate) > torch.floor(epoch * rate)
             head, tail = heads[active], tails[active]
             step = torch.zeros_like(positions)
-            at_head = positions.index_select(0, head)  # index_select: ~2.5x faster than positions[head] on a CPU
+            at_head = positions.index_select(0, head)  # ~2.5x faster than positions[head] on a CPU
             difference = at_head - positions.index_select(0, tail)
             squared = (difference * difference).sum(1, keepdim=True)
             attraction = -2.0 * a * b * squared.clamp_min(1e-12).pow(b - 1.0) / (1.0 + a * squared.pow(b))
             together = (attraction * difference).clamp(-_GRADIENT_CLIP, _GRADIENT_CLIP) * alpha
             step.index_add_(0, head, together).index_add_(0, tail, -together)
-            other = torch.randint(0, len(positions), (negative_rate * len(head),), generator=generator, device=device)
+            other = torch.randint(0, len(positions), (negative_rate * len(head),), generator=generator,
+                                  device=device)
             difference = at_head.repeat(negative_rate, 1) - positions.index_select(0, other)
             squared = (difference * difference).sum(1, keepdim=True)
             repulsion = 2.0 * b / ((_REPULSION_EPSILON + squared) * (1.0 + a * squared.pow(b)))
