@@ -2,17 +2,15 @@
 
 import numpy as np
 import pytest
-import torch
-from torch import nn
 
 from ttv_core import ConfigError, DataError, metrics
 from ttv_core.active import ActiveVisualizer, TrustMap, choose_probes, inside_proxy_balls, probe_mask, with_probes
 from ttv_core.config import VisConfig
 from ttv_core.graph import nearest_neighbors_between
-from ttv_core.head import Head
 from ttv_core.model import NotFittedError, Visualizer
 from ttv_core.proxy import Proxies, ProxyVisualizer, hierarchical_proxies, proxy_graph
 from ttv_core.territory import Extent, grid_points
+from helpers import gaussian_blobs
 
 # A small, briefly trained proxy model whose territory is poor near the data: its decoder is right on
 # the samples (PPR ~1) but about half of the probe cells around them lose their class in the round trip.
@@ -24,15 +22,9 @@ SMALL = VisConfig(hidden=32, n_hidden_layers=2, max_passes=10, batch_size=256, n
 @pytest.fixture(scope="module")
 def blobs():
     """Four overlapping Gaussian blobs in 12-D and a linear head scoring each by closeness to its centre."""
-    rng = np.random.default_rng(0)
-    centres = rng.normal(scale=3.0, size=(4, 12))
-    labels = np.repeat(np.arange(4), 60)
-    points = (centres[labels] + rng.normal(size=(240, 12))).astype(np.float32)
-    linear = nn.Linear(12, 4)
-    with torch.no_grad():
-        linear.weight.copy_(torch.from_numpy(centres).float())
-        linear.bias.copy_(torch.from_numpy(-0.5 * (centres**2).sum(1)).float())
-    return points, Head(linear, dim=12, n_classes=4)
+    blobs_made = gaussian_blobs(4, scale=3.0)
+    points, _, head = blobs_made
+    return points, head
 
 
 @pytest.fixture(scope="module")

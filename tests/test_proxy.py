@@ -4,16 +4,15 @@ visualizer's quality."""
 import numpy as np
 import pytest
 import torch
-from torch import nn
 
 from ttv_core import metrics
 from ttv_core.config import VisConfig
 from ttv_core.graph import nearest_neighbors, nearest_neighbors_between
-from ttv_core.head import Head
 from ttv_core.graph import find_ab_params
 from ttv_core.model import NotFittedError, VisModel, Visualizer
 from ttv_core.proxy import ProxyVisualizer, hierarchical_proxies, proxy_graph, weaken_cross_class_edges
 from ttv_core.train import Trainer, cpu_threads, initial_layout, optimize_layout, position_weights
+from helpers import gaussian_blobs
 
 SMALL = VisConfig(hidden=32, n_hidden_layers=2, max_passes=20, batch_size=256, edge_samples_per_pass=2.0,
                   vertex_batch_size=32, warm_max_passes=10, layout_epochs=100, n_neighbors=10, device="cpu")
@@ -22,15 +21,7 @@ SMALL = VisConfig(hidden=32, n_hidden_layers=2, max_passes=20, batch_size=256, e
 @pytest.fixture(scope="module")
 def blobs():
     """Three well-separated Gaussian blobs in 12-D and a linear head that tells them apart."""
-    rng = np.random.default_rng(0)
-    centres = rng.normal(scale=6.0, size=(3, 12))
-    labels = np.repeat(np.arange(3), 60)
-    points = (centres[labels] + rng.normal(size=(180, 12))).astype(np.float32)
-    linear = nn.Linear(12, 3)
-    with torch.no_grad():  # the head scores each blob by closeness to its centre
-        linear.weight.copy_(torch.from_numpy(centres).float())
-        linear.bias.copy_(torch.from_numpy(-0.5 * (centres**2).sum(1)).float())
-    return points, labels, Head(linear, dim=12, n_classes=3)
+    return gaussian_blobs(3, scale=6.0)
 
 
 @pytest.fixture(scope="module")

@@ -150,3 +150,14 @@ def test_al_refines_the_cached_proxy_chain(dynamics, cache_dir, monkeypatch):
     assert trust.probe_mask.any() and 0.0 <= trust.preserved_before <= 1.0
     assert not np.array_equal(al.results_[2].embeddings["train"], proxy.results_[2].embeddings["train"])
     assert al.territory(2) is not None and al.figures(2)["ppr_train"] is not None
+
+
+def test_render_and_al_settings_do_not_invalidate_fitted_proxy_maps(dynamics, cache_dir):
+    Visualization(dynamics, "proxy", FAST, cache_dir).fit([1])
+    for changed in (FAST.replace(resolution=32), FAST.replace(al_max_passes=1, probe_resolution=50)):
+        seen, report = _statuses(None)
+        Visualization(dynamics, "proxy", changed, cache_dir).fit([1], on_epoch_end=report)
+        assert seen == [(1, "cached")]
+    seen, report = _statuses(None)
+    Visualization(dynamics, "proxy", FAST.replace(seed=5), cache_dir).fit([1], on_epoch_end=report)
+    assert seen == [(1, "computed")], "a setting the map depends on must change its key"

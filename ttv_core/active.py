@@ -139,7 +139,8 @@ def with_probes(graph: TrainingGraph, probes: np.ndarray, *, first_sample: int, 
 
     The samples are ``graph.vertices[first_sample : first_sample + n_samples]``. Memberships are
     UMAP's (bipartite rows, one per probe), symmetrised by the fuzzy union; weak edges are dropped
-    as in :func:`~ttv_core.graph.training_edges`. Probe i is vertex ``len(graph.vertices) + i``.
+    as in :func:`~ttv_core.graph.training_edges`. Probe i is vertex ``len(graph.vertices) + i``, so
+    calling it again on the result appends more probes after these (refinement adds each pass's so).
     """
     n_existing, n_probes = len(graph.vertices), len(probes)
     if n_probes == 0:

@@ -14,6 +14,11 @@ from typing import Any
 from ._checks import check_field, check_int, check_real, parameter_error
 
 DEVICES = ("auto", "cpu", "cuda")
+# Fields that change only how a fitted map is drawn, or only the "al" refinement: a fitted proxy or
+# umap map does not depend on them, so their cache keys leave them out (see VisConfig.key).
+RENDER_FIELDS = ("resolution", "boundary_threshold")
+ACTIVE_FIELDS = ("probe_resolution", "probe_radius", "al_max_passes", "al_patience", "al_learning_rate_factor",
+                 "max_new_vertices", "al_ppr_tolerance")
 
 
 @dataclass(frozen=True)
@@ -64,7 +69,7 @@ class VisConfig:
     device: str = "auto"  # "auto" uses CUDA when present, else the CPU
     # -- active learning -----------------------------------------------------------------------
     probe_resolution: int = 400  # the original's; 200 finds fewer probes to add, fixes less (demo e3: .941 vs .952)
-    probe_radius: float = 0.02  # probe cells lie within this share of the side of a sample (31 % of cells, demo)
+    probe_radius: float = 0.02  # probe cells lie within this share of the side of a sample (13-19 % of cells, demo)
     al_max_passes: int = 3  # demo: passes 4-5 gained <= 0.012 of preserved share for up to 2x the refining time
     al_patience: int = 2  # stop after this many passes in a row without a kept (better) model
     al_learning_rate_factor: float = 0.01  # refining rate; the original's x0.1 lost samples' PPR, no pass kept (demo)
@@ -117,9 +122,9 @@ class VisConfig:
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
-    def key(self) -> str:
-        """Canonical JSON of every field, for cache keys (field order fixed, defaults included)."""
-        return json.dumps(self.to_dict(), sort_keys=True)
+    def key(self, *, without: tuple[str, ...] = ()) -> str:
+        """Canonical JSON of every field but ``without``, for cache keys (sorted, defaults included)."""
+        return json.dumps({k: v for k, v in self.to_dict().items() if k not in without}, sort_keys=True)
 
     def replace(self, **changes: Any) -> "VisConfig":
         """A copy with some fields changed (validated again)."""

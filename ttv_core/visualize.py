@@ -23,7 +23,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from .config import VisConfig
+from .config import ACTIVE_FIELDS, RENDER_FIELDS, VisConfig
 from .dynamics import SPLITS, TrainingDynamics
 from .errors import ConfigError
 from .graph import nearest_neighbors
@@ -164,8 +164,9 @@ class Visualization:
 
     def _stored(self, epoch: int, method: str, basis: EpochResult | None, compute, stop) -> tuple[EpochResult | None, bool]:
         """Read or compute one result; its key includes ``basis`` (the result it starts from)."""
+        unused = RENDER_FIELDS + (() if method == "al" else ACTIVE_FIELDS)  # drawn later / al-only settings
         key = result_key("epoch", method=method, data=self.dynamics.fingerprint(epoch), epoch=epoch,
-                         config=self.config.key(), basis=None if basis is None else basis.key)
+                         config=self.config.key(without=unused), basis=None if basis is None else basis.key)
 
         def computed() -> EpochResult:
             start = time.perf_counter()
