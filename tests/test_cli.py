@@ -123,3 +123,12 @@ def test_thumbnail_index_is_checked(run):
     with pytest.raises(ConfigError, match=r"0\.\.29"):
         dynamics.thumbnail(30)
     assert dynamics.thumbnail(0) is None  # this run has no thumbnails
+
+
+@pytest.mark.skipif(__import__("torch").cuda.is_available(), reason="checks the no-GPU message")
+def test_asking_for_cuda_without_a_gpu_is_a_clear_error(tmp_path, capsys):
+    from original_fixture import make_original_layout
+
+    folder = make_original_layout(tmp_path / "dvi")
+    err = _run_error(capsys, ["proxy", str(folder), "--trust-code", "--device", "cuda", "--cache-dir", str(tmp_path / "c")])
+    assert "no CUDA GPU" in err

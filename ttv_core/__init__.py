@@ -1,9 +1,10 @@
 """ttv: a time-travelling visualizer for deep-learning training.
 
 The compute core. It reads a classifier's training dynamics (:func:`load_dynamics`), records them
-from a user's own training loop (:class:`Recorder`), builds a built-in demo run (:func:`make_demo`)
-and evaluates the subject model (:func:`evaluate_subject`). It never imports Streamlit: the
-dashboard sits on top of it.
+from a user's own training loop (:class:`Recorder`), builds a built-in demo run (:func:`make_demo`),
+evaluates the subject model (:func:`evaluate_subject`), and turns every epoch into a 2-D map with
+territories and faithfulness figures (:class:`Visualization`, :func:`load_visualizer`). It never
+imports Streamlit: the dashboard sits on top of it.
 """
 
 __version__ = "0.1.0"
@@ -14,6 +15,8 @@ from .head import Head
 from .recorder import Recorder, collect_features
 from .demo import DemoConfig, ensure_demo, make_demo
 from .subject import evaluate_subject
+from .config import VisConfig
+from .visualize import METHODS, Visualization, load_visualizer
 
 __all__ = [
     "__version__",
@@ -26,6 +29,10 @@ __all__ = [
     "make_demo",
     "ensure_demo",
     "evaluate_subject",
+    "VisConfig",
+    "METHODS",
+    "Visualization",
+    "load_visualizer",
     "TTVError",
     "DataError",
     "ConfigError",

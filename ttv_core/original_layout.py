@@ -35,6 +35,7 @@ from .cache import file_digest, resolve_cache_dir
 from .dynamics import SPLITS, TrainingDynamics
 from .errors import DataError, TrustRequiredError
 from .head import Head
+from .model import resolve_device
 from .model_code import PredictionHead, import_model_code, load_checkpoint, load_tensor, read_index, require_file
 
 CONFIG = "config.json"
@@ -154,7 +155,7 @@ class OriginalDynamics(TrainingDynamics):
                 f"subject model {self.config.net!r}). ttv runs it only when you allow it: {_TRUST_HINT}"
             )
         self.cache_dir = resolve_cache_dir(cache_dir)
-        self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+        self.device = resolve_device(device or "auto")  # a CUDA request without a GPU is a clear error
         self._inputs: dict[str, torch.Tensor] = {}
         self._index: dict[str, np.ndarray | None] = {}
         labels = {split: self._load_split(split) for split in SPLITS}
