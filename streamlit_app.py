@@ -24,6 +24,7 @@ st.set_page_config(page_title="ttv", page_icon=":material/history:", layout="wid
 # One line per page; the first is where a new visitor lands.
 PAGES = [
     st.Page("app_pages/overview.py", title="Overview", icon=":material/dashboard:", default=True),
+    st.Page("app_pages/train.py", title="Train", icon=":material/model_training:"),
 ]
 
 SOURCES = {"demo": "Built-in demo", "folder": "Folder on this server", "hub": "Hugging Face dataset"}

@@ -106,3 +106,29 @@ def test_original_layout_folder_runs_its_code_only_once_allowed_and_for_that_fol
 
     at.text_input(key="run_location").input(str(tmp_path / "another")).run()
     assert at.checkbox(key="trust_code").value is False
+
+
+def test_train_page_trains_in_the_background_until_done(tmp_path):
+    import time
+
+    from helpers import make_small_run
+
+    run = make_small_run(tmp_path / "tiny", epochs=(1, 2, 3), n_train=60, n_test=20)
+    at = open_app(run=str(run))
+    at.switch_page("app_pages/train.py").run()
+    for name, value in {"train_max_passes": 2, "train_resolution": 24, "train_n_neighbors": 10}.items():
+        at.number_input(key=name).set_value(value)
+    at.selectbox(key="train_device").set_value("cpu")
+    at.button(key="train_start").click().run()
+    for _ in range(60):  # run_every does not fire by itself in AppTest
+        if "Done" in at.get("progress")[0].proto.text:
+            break
+        time.sleep(0.5)
+        at.run()
+
+    assert not at.exception
+    assert not at.error
+    assert "Done: 3 of 3 epochs" in at.get("progress")[0].proto.text
+    assert at.button(key="train_stop").disabled
+    table = at.dataframe[0].value
+    assert list(table["epoch"]) == [1, 2, 3] and table["status"].str.contains("done|cached").all()

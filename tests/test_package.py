@@ -27,7 +27,7 @@ def test_requirements_name_every_third_party_import():
     }
     assert "torch==2.13.0" in (ROOT / "requirements.txt").read_text()
     stdlib = set(sys.stdlib_module_names)
-    for path in [*ROOT.glob("ttv_core/**/*.py"), *ROOT.glob("app_pages/*.py"), ROOT / "streamlit_app.py"]:
+    for path in [*ROOT.glob("ttv_core/**/*.py"), *ROOT.glob("app_pages/*.py"), *ROOT.glob("app_support/*.py"), ROOT / "streamlit_app.py"]:
         if not path.exists():
             continue
         for node in ast.walk(ast.parse(path.read_text())):
@@ -39,6 +39,6 @@ def test_requirements_name_every_third_party_import():
                 continue
             for module in modules:
                 top = module.split(".")[0]
-                if top in stdlib or top in {"ttv_core", "app_pages"}:
+                if top in stdlib or top in {"ttv_core", "app_pages", "app_support"}:
                     continue
                 assert names.get(top, top).lower() in required, f"{path.name} imports {top}, not in requirements.txt"

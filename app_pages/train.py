@@ -1,0 +1,75 @@
+"""Train: fit the opened run's maps in the background, watch each epoch, and stop when you like."""
+
+import pandas as pd
+import streamlit as st
+
+import ttv_core
+from app_support.jobs import JobRegistry, job_key
+from ttv_core.config import DEVICES, VisConfig
+from ttv_core.visualize import METHODS
+
+DEFAULTS = VisConfig()
+FIELDS = {  # the settings most worth changing here; every other field keeps its default
+    "n_neighbors": ("Neighbours (k)", 2),
+    "max_passes": ("Training passes", 1),
+    "resolution": ("Territory resolution", 2),
+    "seed": ("Seed", 0),
+}
+STATES = {"waiting": "⏳ waiting", "computing": "⚙️ computing", "cached": "💾 cached", "done": "✅ done"}
+
+
+@st.cache_resource
+def registry() -> JobRegistry:
+    """One registry per server: sessions asking for the same work share its job."""
+    return JobRegistry()
+
+
+def duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "estimating…"
+    minutes, seconds = divmod(round(seconds), 60)
+    return f"{minutes} min {seconds:02d} s" if minutes else f"{seconds} s"
+
+
+dynamics: ttv_core.TrainingDynamics = st.session_state["dynamics"]  # opened by streamlit_app.py
+st.title("Train")
+
+method = st.selectbox("Method", METHODS, index=METHODS.index("proxy"), key="train_method")
+epochs = list(dynamics.epochs)
+first, last = (epochs[0], epochs[-1]) if len(epochs) == 1 else st.select_slider(
+    "Epochs", options=epochs, value=(epochs[0], epochs[-1]), key="train_epochs")
+columns = st.columns(len(FIELDS) + 1)
+changes = {name: column.number_input(label, min_value=low, value=getattr(DEFAULTS, name), step=1, key=f"train_{name}")
+           for column, (name, (label, low)) in zip(columns, FIELDS.items())}
+changes["device"] = columns[-1].selectbox("Device", DEVICES, index=DEVICES.index(DEFAULTS.device), key="train_device")
+
+if st.button("Train", type="primary", key="train_start"):
+    try:
+        config = DEFAULTS.replace(**{name: int(v) if name in FIELDS else v for name, v in changes.items()})
+    except ttv_core.TTVError as error:
+        st.error(str(error))
+        st.stop()
+    asked = [e for e in epochs if first <= e <= last]
+    key = job_key(dynamics, method, config, asked)
+    registry().submit(key, dynamics, method, config, asked)
+    st.session_state.train_job = key
+
+
+@st.fragment(run_every=0.5)
+def show_job() -> None:
+    job = registry().get(st.session_state.get("train_job"))
+    if job is None:
+        st.info("Choose the settings and press **Train**.")
+        return
+    st.progress(job.progress, text=f"{job.status.capitalize()}: {job.completed} of {len(job.epochs)} epochs")
+    left, right, stop = st.columns(3)
+    left.metric("Elapsed", duration(job.elapsed))
+    right.metric("Time left", duration(job.eta))
+    stop.button("Stop", on_click=job.stop, disabled=not job.active, key="train_stop")
+    if job.status == "failed":
+        st.error(job.error)
+    table = pd.DataFrame({"epoch": list(job.epochs), "status": [STATES[s] for s in job.epochs.values()]})
+    st.dataframe(table, hide_index=True)
+
+
+show_job()

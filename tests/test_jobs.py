@@ -1,0 +1,74 @@
+"""The dashboard's job registry, without Streamlit: shared jobs, progress, a real stop, errors kept."""
+
+import time
+
+import pytest
+
+import ttv_core
+from app_support.jobs import JobRegistry, job_key
+from helpers import make_small_run
+from ttv_core.config import VisConfig
+
+TINY = VisConfig(hidden=32, n_hidden_layers=2, max_passes=2, layout_epochs=20, warm_max_passes=2, resolution=24,
+                 device="cpu")
+SLOW = TINY.replace(max_passes=500, layout_epochs=2000, patience=1000)  # long enough to be stopped mid-epoch
+
+
+@pytest.fixture(scope="module")
+def dynamics(tmp_path_factory):
+    return ttv_core.load_dynamics(make_small_run(tmp_path_factory.mktemp("runs") / "tiny", epochs=(1, 2, 3, 4),
+                                                 n_train=60, n_test=20))
+
+
+@pytest.fixture()
+def registry():
+    registry = JobRegistry()
+    yield registry
+    registry.shutdown()
+
+
+def wait_for(job, timeout=30.0):
+    deadline = time.time() + timeout
+    while job.active and time.time() < deadline:
+        time.sleep(0.05)
+    return job
+
+
+def test_same_key_shares_one_job(dynamics, registry, cache_dir):
+    key = job_key(dynamics, "proxy", TINY, None)
+    first = registry.submit(key, dynamics, "proxy", TINY, None, cache_dir)
+    second = registry.submit(key, dynamics, "proxy", TINY, None, cache_dir)
+    assert first is second
+    wait_for(first)
+    assert registry.submit(key, dynamics, "proxy", TINY, None, cache_dir) is first  # a finished job too
+
+
+def test_a_job_finishes_every_epoch_and_reports_time(dynamics, registry, cache_dir):
+    job = wait_for(registry.submit(job_key(dynamics, "proxy", TINY, [3, 4]), dynamics, "proxy", TINY, [3, 4],
+                                   cache_dir))
+    assert job.status == "done", job.error
+    assert sorted(job.epochs) == [1, 2, 3, 4]  # the chain starts at the run's first epoch
+    assert set(job.epochs.values()) <= {"done", "cached"}
+    assert job.progress == 1.0 and job.eta == 0.0
+    assert 0 < job.elapsed and set(job.seconds) == {1, 2, 3, 4}
+
+
+def test_stop_ends_a_running_job_before_it_finishes(dynamics, registry, cache_dir):
+    job = registry.submit(job_key(dynamics, "proxy", SLOW, None), dynamics, "proxy", SLOW, None, cache_dir)
+    deadline = time.time() + 20
+    while job.epochs[1] != "computing" and time.time() < deadline:
+        time.sleep(0.01)
+    assert job.epochs[1] == "computing"
+    job.stop()
+    wait_for(job, timeout=10)
+    assert job.status == "stopped"
+    assert job.progress < 1.0
+    assert "computing" not in job.epochs.values()
+
+
+def test_a_failing_job_reports_its_message(dynamics, registry, cache_dir):
+    job = wait_for(registry.submit(job_key(dynamics, "proxy", TINY, [99]), dynamics, "proxy", TINY, [99], cache_dir))
+    assert job.status == "failed"
+    assert "epoch 99 is not in" in job.error
+    unknown = wait_for(registry.submit(job_key(dynamics, "nope", TINY, None), dynamics, "nope", TINY, None, cache_dir))
+    assert unknown.status == "failed" and "'method'" in unknown.error
