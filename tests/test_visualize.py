@@ -31,7 +31,7 @@ def dynamics(run):
     return ttv_core.load_dynamics(run)
 
 
-def _statuses(visualization_fit):
+def _statuses(_=None):
     seen = []
     return seen, (lambda progress: seen.append((progress.epoch, progress.status)))
 
@@ -161,3 +161,22 @@ def test_render_and_al_settings_do_not_invalidate_fitted_proxy_maps(dynamics, ca
     seen, report = _statuses(None)
     Visualization(dynamics, "proxy", FAST.replace(seed=5), cache_dir).fit([1], on_epoch_end=report)
     assert seen == [(1, "computed")], "a setting the map depends on must change its key"
+
+
+def test_umap_maps_do_not_depend_on_proxy_settings(dynamics, cache_dir):
+    Visualization(dynamics, "umap", FAST, cache_dir).fit([1])
+    seen, report = _statuses()
+    Visualization(dynamics, "umap", FAST.replace(hidden=48, lambda_prediction=0.5), cache_dir).fit([1], on_epoch_end=report)
+    assert seen == [(1, "cached")]
+
+
+def test_runs_without_a_test_split_and_too_small_runs(tmp_path, cache_dir):
+    from helpers import make_small_run
+
+    no_test = make_small_run(tmp_path / "no-test", n_train=40, n_test=0, epochs=(1, 2))
+    for method in ("proxy", "umap"):
+        fitted = Visualization(ttv_core.load_dynamics(no_test), method, FAST.replace(n_neighbors=5), cache_dir).fit()
+        assert fitted.results_[2].embeddings["test"].shape == (0, 2)
+    tiny = ttv_core.load_dynamics(make_small_run(tmp_path / "tiny", n_train=8, n_test=2))
+    with pytest.raises(ValueError, match="'n_neighbors' parameter .* 8 training samples.*--n-neighbors"):
+        Visualization(tiny, "proxy", FAST, cache_dir).fit()

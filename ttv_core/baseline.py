@@ -176,7 +176,9 @@ class UmapBaseline:
         self._check_fitted()
         training = self.training_representations_
         points = check_points(representations, "representations", owner="UmapBaseline.transform",
-                              dim=self.n_features_in_)
+                              dim=self.n_features_in_, min_rows=0)
+        if points.shape[0] == 0:  # e.g. a run without a test split
+            return np.zeros((0, 2), np.float32)
         indices, _ = nearest_neighbors_between(points, training, self._transform_neighbors)
         distances = _exact_distances(points, training, indices)
         membership = fuzzy_membership(indices, distances, n_vertices=training.shape[0], bipartite=True)

@@ -14,11 +14,12 @@ from typing import Any
 from ._checks import check_field, check_int, check_real, parameter_error
 
 DEVICES = ("auto", "cpu", "cuda")
-# Fields that change only how a fitted map is drawn, or only the "al" refinement: a fitted proxy or
-# umap map does not depend on them, so their cache keys leave them out (see VisConfig.key).
+# Fields that change only how a fitted map is drawn, or only the "al" refinement, and the few the
+# umap baseline reads: a cache key holds just the fields its result depends on (fields_used_by).
 RENDER_FIELDS = ("resolution", "boundary_threshold")
 ACTIVE_FIELDS = ("probe_resolution", "probe_radius", "al_max_passes", "al_patience", "al_learning_rate_factor",
                  "max_new_vertices", "al_ppr_tolerance")
+UMAP_FIELDS = ("n_neighbors", "min_dist", "spread", "seed")
 
 
 @dataclass(frozen=True)
@@ -122,9 +123,17 @@ class VisConfig:
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
-    def key(self, *, without: tuple[str, ...] = ()) -> str:
-        """Canonical JSON of every field but ``without``, for cache keys (sorted, defaults included)."""
-        return json.dumps({k: v for k, v in self.to_dict().items() if k not in without}, sort_keys=True)
+    def key(self, fields: tuple[str, ...] | None = None) -> str:
+        """Canonical JSON of ``fields`` (default: all), for cache keys (sorted, defaults included)."""
+        values = self.to_dict()
+        return json.dumps({k: values[k] for k in (fields or values)}, sort_keys=True)
+
+    def fields_used_by(self, method: str) -> tuple[str, ...]:
+        """The fields a fitted map of ``method`` depends on (territory drawing is keyed separately)."""
+        if method == "umap":
+            return UMAP_FIELDS
+        skipped = RENDER_FIELDS + (() if method == "al" else ACTIVE_FIELDS)
+        return tuple(f.name for f in dataclasses.fields(self) if f.name not in skipped)
 
     def replace(self, **changes: Any) -> "VisConfig":
         """A copy with some fields changed (validated again)."""

@@ -23,7 +23,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from .config import ACTIVE_FIELDS, RENDER_FIELDS, VisConfig
+from .config import VisConfig
 from .dynamics import SPLITS, TrainingDynamics
 from .errors import ConfigError
 from .graph import nearest_neighbors
@@ -117,6 +117,11 @@ class Visualization:
         computed on the way), ``extent_`` (one frame for all asked epochs) and ``cancelled_``.
         ``should_stop()`` is polled during training; an epoch cut short is neither kept nor stored.
         """
+        if self.config.n_neighbors >= self.dynamics.n_train:
+            raise ConfigError(
+                f"The 'n_neighbors' parameter ({self.config.n_neighbors}) must be below the run's {self.dynamics.n_train} "
+                f"training samples. Use --n-neighbors / VisConfig(n_neighbors=...) of at most {self.dynamics.n_train - 1}."
+            )
         asked = sorted(self.dynamics.check_epoch(e) for e in (epochs or self.dynamics.epochs))
         chain = [e for e in self.dynamics.epochs if e <= asked[-1]]
         self.epochs_, self.results_, self.cancelled_ = asked, {}, False
@@ -164,9 +169,9 @@ class Visualization:
 
     def _stored(self, epoch: int, method: str, basis: EpochResult | None, compute, stop) -> tuple[EpochResult | None, bool]:
         """Read or compute one result; its key includes ``basis`` (the result it starts from)."""
-        unused = RENDER_FIELDS + (() if method == "al" else ACTIVE_FIELDS)  # drawn later / al-only settings
         key = result_key("epoch", method=method, data=self.dynamics.fingerprint(epoch), epoch=epoch,
-                         config=self.config.key(without=unused), basis=None if basis is None else basis.key)
+                         config=self.config.key(self.config.fields_used_by(method)),
+                         basis=None if basis is None else basis.key)
 
         def computed() -> EpochResult:
             start = time.perf_counter()
