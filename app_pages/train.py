@@ -11,7 +11,8 @@ from ttv_core.visualize import METHODS
 DEFAULTS = VisConfig()
 FIELDS = {  # the settings most worth changing here; every other field keeps its default
     "n_neighbors": ("Neighbours (k)", 2),
-    "max_passes": ("Training passes", 1),
+    "max_passes": ("Passes, first epoch", 1),  # a cold fit
+    "warm_max_passes": ("Passes, later epochs", 1),  # each later epoch is warm-started from the one before
     "resolution": ("Territory resolution", 2),
     "seed": ("Seed", 0),
 }

@@ -116,7 +116,8 @@ def test_train_page_trains_in_the_background_until_done(tmp_path):
     run = make_small_run(tmp_path / "tiny", epochs=(1, 2, 3), n_train=60, n_test=20)
     at = open_app(run=str(run))
     at.switch_page("app_pages/train.py").run()
-    for name, value in {"train_max_passes": 2, "train_resolution": 24, "train_n_neighbors": 10}.items():
+    chosen = {"max_passes": 2, "warm_max_passes": 2, "resolution": 24, "n_neighbors": 10}
+    for name, value in {f"train_{field}": value for field, value in chosen.items()}.items():
         at.number_input(key=name).set_value(value)
     at.selectbox(key="train_device").set_value("cpu")
     at.button(key="train_start").click().run()
@@ -132,3 +133,7 @@ def test_train_page_trains_in_the_background_until_done(tmp_path):
     assert at.button(key="train_stop").disabled
     table = at.dataframe[0].value
     assert list(table["epoch"]) == [1, 2, 3] and table["status"].str.contains("done|cached").all()
+    import json
+
+    config = json.loads(at.session_state["train_job"][3])  # every input reached the job's config
+    assert {field: config[field] for field in chosen} == chosen and config["device"] == "cpu"
