@@ -87,14 +87,17 @@ def test_same_seed_same_result(blobs, proxy, refined):
 
 
 def test_a_proxy_rebuilt_from_its_state_gives_the_same_refinement(blobs, proxy, refined):
-    """``Visualizer.state`` does not keep the proxy tree; refinement rebuilds the same one."""
+    """A proxy restored from its state keeps its tree; one without a tree gets the same one rebuilt."""
     points, head = blobs
     active, _ = refined
     rebuilt = ProxyVisualizer.from_state(proxy.state())
-    assert not hasattr(rebuilt, "proxies_")
-    again = ActiveVisualizer(config=SMALL).fit(points, head=head, proxy=rebuilt)
-    np.testing.assert_array_equal(again.proxies_.centres, active.proxies_.centres)
-    np.testing.assert_array_equal(again.transform(points), active.transform(points))
+    np.testing.assert_array_equal(rebuilt.proxies_.centres, proxy.proxies_.centres)
+    treeless = ProxyVisualizer.from_state(proxy.state())
+    del treeless.proxies_
+    for source in (rebuilt, treeless):
+        again = ActiveVisualizer(config=SMALL).fit(points, head=head, proxy=source)
+        np.testing.assert_array_equal(again.proxies_.centres, active.proxies_.centres)
+        np.testing.assert_array_equal(again.transform(points), active.transform(points))
 
 
 def test_progress_callback_and_stop_request(blobs, proxy):

@@ -98,6 +98,9 @@ def test_state_round_trip(blobs, fitted):
     points, _, _ = blobs
     rebuilt = Visualizer.from_state(fitted.state())
     np.testing.assert_array_equal(rebuilt.transform(points), fitted.transform(points))
+    restored = ProxyVisualizer.from_state(fitted.state())  # keeps the proxy tree: al need not rebuild it
+    np.testing.assert_array_equal(restored.proxies_.centres, fitted.proxies_.centres)
+    np.testing.assert_array_equal(restored.proxies_.radii, fitted.proxies_.radii)
 
 
 def test_unfitted_visualizer_refuses_to_transform():

@@ -240,7 +240,7 @@ class ActiveVisualizer(Visualizer):
         head : Head
             The epoch's classifier head g_e: it judges every round trip.
         proxy : ProxyVisualizer
-            The fitted proxy visualizer of the same epoch (a rebuilt one, without ``proxies_``, is
+            The fitted proxy visualizer of the same epoch (one without ``proxies_``, e.g. from an old cache, is
             fine: its proxy tree is rebuilt from its config). Read only, never changed.
         on_pass_end : callable, optional
             Receives each :attr:`history_` entry as it is made.

@@ -156,6 +156,20 @@ class ProxyVisualizer(Visualizer):
         Stage 1's positions of the samples, which the encoder was fitted to.
     """
 
+    def state(self) -> dict:
+        """The fitted state plus the proxy tree, so a visualizer rebuilt from the cache keeps it."""
+        proxies = getattr(self, "proxies_", None)
+        extra = {} if proxies is None else {"proxies": {"centres": proxies.centres, "radii": proxies.radii,
+                                                         "sizes": proxies.sizes}}
+        return {**super().state(), **extra}
+
+    @classmethod
+    def from_state(cls, state: dict) -> "ProxyVisualizer":
+        visualizer = super().from_state(state)
+        if "proxies" in state:
+            visualizer.proxies_ = Proxies(**state["proxies"])
+        return visualizer
+
     def fit(
         self,
         representations: np.ndarray,
