@@ -18,6 +18,7 @@ deliberately left out of the URL: a link must never grant it.
 import streamlit as st
 
 import ttv_core
+from app_support import session
 
 st.set_page_config(page_title="ttv", page_icon=":material/history:", layout="wide")
 
@@ -120,6 +121,7 @@ if reference is None:
     st.info("Type the folder or the dataset to open in the sidebar.")
     st.stop()
 st.session_state.dynamics = open_chosen_run(reference, trust_code)
+session.method_picker()
 try:
     page.run()
 except ttv_core.TTVError as error:  # e.g. an epoch found damaged while a page reads it

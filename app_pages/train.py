@@ -4,9 +4,9 @@ import pandas as pd
 import streamlit as st
 
 import ttv_core
-from app_support.jobs import JobRegistry, job_key
+from app_support import session
+from app_support.jobs import job_key
 from ttv_core.config import DEVICES, VisConfig
-from ttv_core.visualize import METHODS
 
 DEFAULTS = VisConfig()
 FIELDS = {  # the settings most worth changing here; every other field keeps its default
@@ -19,12 +19,6 @@ FIELDS = {  # the settings most worth changing here; every other field keeps its
 STATES = {"waiting": "⏳ waiting", "computing": "⚙️ computing", "cached": "💾 cached", "done": "✅ done"}
 
 
-@st.cache_resource
-def registry() -> JobRegistry:
-    """One registry per server: sessions asking for the same work share its job."""
-    return JobRegistry()
-
-
 def duration(seconds: float | None) -> str:
     if seconds is None:
         return "estimating…"
@@ -32,10 +26,10 @@ def duration(seconds: float | None) -> str:
     return f"{minutes} min {seconds:02d} s" if minutes else f"{seconds} s"
 
 
-dynamics: ttv_core.TrainingDynamics = st.session_state["dynamics"]  # opened by streamlit_app.py
+dynamics = session.dynamics()
+method = session.method()
 st.title("Train")
-
-method = st.selectbox("Method", METHODS, index=METHODS.index("proxy"), key="train_method")
+st.markdown(f"Method: **{session.METHOD_NAMES[method]}** (choose it in the sidebar; every page shows its maps).")
 epochs = list(dynamics.epochs)
 first, last = (epochs[0], epochs[-1]) if len(epochs) == 1 else st.select_slider(
     "Epochs", options=epochs, value=(epochs[0], epochs[-1]), key="train_epochs")
@@ -52,13 +46,14 @@ if st.button("Train", type="primary", key="train_start"):
         st.stop()
     asked = [e for e in epochs if first <= e <= last]
     key = job_key(dynamics, method, config, asked)
-    registry().submit(key, dynamics, method, config, asked)
+    session.registry().submit(key, dynamics, method, config, asked)
+    session.set_view_config(config)  # the other pages now show these maps
     st.session_state.train_job = key
 
 
 @st.fragment(run_every=0.5)
 def show_job() -> None:
-    job = registry().get(st.session_state.get("train_job"))
+    job = session.registry().get(st.session_state.get("train_job"))
     if job is None:
         st.info("Choose the settings and press **Train**.")
         return

@@ -12,7 +12,7 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 from ttv_core import TTVError
 from ttv_core.config import VisConfig
@@ -45,6 +45,7 @@ class Job:
     finished: float | None = None
     seconds: dict[int, float] = field(default_factory=dict)  # computed (not cached) epochs only
     _stop: threading.Event = field(default_factory=threading.Event, repr=False)
+    _changed: Callable[[], None] = field(default=lambda: None, repr=False)  # the registry's generation bump
 
     def stop(self) -> None:
         """Ask the job to stop; training polls this, and an epoch cut short is not stored."""
@@ -91,6 +92,7 @@ class Job:
         if progress.status == "computed":
             self.seconds[progress.epoch] = progress.seconds
         self.epochs[progress.epoch] = "done" if progress.status == "computed" else "cached"
+        self._changed()
 
     def _run(self, dynamics: Any, method: str, config: VisConfig, cache_dir: Any) -> None:
         """The worker's body: fit, record progress, and keep every error here, out of the UI thread."""
@@ -110,15 +112,34 @@ class Job:
         finally:
             self.epochs.update({e: "waiting" for e, s in self.epochs.items() if s == "computing"})
             self.finished = time.time()
+            self._changed()
 
 
 class JobRegistry:
-    """Process-wide jobs by key, run one at a time on a worker thread."""
+    """Process-wide jobs by key, run one at a time on a worker thread.
 
-    def __init__(self, max_workers: int = 1) -> None:
+    ``generation`` grows whenever a job finishes an epoch or ends, so views that read the cache know
+    when to read it again. Finished jobs are kept for their pages to show, at most ``keep_finished``
+    of them (the oldest go first); their results stay in the cache either way.
+    """
+
+    def __init__(self, max_workers: int = 1, keep_finished: int = 32) -> None:
         self._pool = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="ttv-job")
         self._lock = threading.Lock()
         self._jobs: dict[JobKey, Job] = {}
+        self.keep_finished = keep_finished
+        self.generation = 0
+
+    def _bump(self) -> None:
+        with self._lock:
+            self.generation += 1
+            self._evict()
+
+    def _evict(self) -> None:
+        """Forget the oldest finished jobs beyond ``keep_finished`` (caller holds the lock)."""
+        finished = sorted((job for job in self._jobs.values() if not job.active), key=lambda job: job.finished or 0)
+        for job in finished[: max(0, len(finished) - self.keep_finished)]:
+            del self._jobs[job.key]
 
     def get(self, key: JobKey | None) -> Job | None:
         with self._lock:
@@ -133,7 +154,7 @@ class JobRegistry:
                 return job
             last = max(int(e) for e in (epochs or dynamics.epochs))
             chain = [int(e) for e in dynamics.epochs if int(e) <= last] or [last]
-            job = Job(key, {e: "waiting" for e in chain})
+            job = Job(key, {e: "waiting" for e in chain}, _changed=self._bump)
             self._jobs[key] = job
             self._pool.submit(job._run, dynamics, method, config, cache_dir)
             return job

@@ -72,3 +72,19 @@ def test_a_failing_job_reports_its_message(dynamics, registry, cache_dir):
     assert "epoch 99 is not in" in job.error
     unknown = wait_for(registry.submit(job_key(dynamics, "nope", TINY, None), dynamics, "nope", TINY, None, cache_dir))
     assert unknown.status == "failed" and "'method'" in unknown.error
+
+
+def test_generation_grows_with_every_epoch_and_old_finished_jobs_are_forgotten(dynamics):
+    registry = JobRegistry(keep_finished=1)
+    try:
+        before = registry.generation
+        first = registry.submit(job_key(dynamics, "proxy", TINY, [2]), dynamics, "proxy", TINY, [2])
+        wait_for(first)
+        assert registry.generation >= before + 3  # two epochs and the end
+        assert registry.get(first.key) is first  # still shown: within keep_finished
+        other = TINY.replace(seed=1)
+        second = registry.submit(job_key(dynamics, "proxy", other, [1]), dynamics, "proxy", other, [1])
+        wait_for(second)
+        assert registry.get(second.key) is second and registry.get(first.key) is None
+    finally:
+        registry.shutdown()

@@ -180,3 +180,17 @@ def test_runs_without_a_test_split_and_too_small_runs(tmp_path, cache_dir):
     tiny = ttv_core.load_dynamics(make_small_run(tmp_path / "tiny", n_train=8, n_test=2))
     with pytest.raises(ValueError, match="'n_neighbors' parameter .* 8 training samples.*--n-neighbors"):
         Visualization(tiny, "proxy", FAST, cache_dir).fit()
+
+
+def test_read_only_fit_reads_the_cached_prefix_and_trains_nothing(dynamics, cache_dir):
+    empty = Visualization(dynamics, "proxy", FAST, cache_dir).fit(compute=False)
+    assert empty.results_ == {} and empty.missing_ == [1, 2, 3, 4] and empty.extent_ is None
+    assert not empty.cancelled_
+    assert len(empty.store._cache) == 0  # nothing was trained or stored
+
+    trained = Visualization(dynamics, "proxy", FAST, cache_dir).fit([2])
+    read = Visualization(dynamics, "proxy", FAST, cache_dir).fit(compute=False)
+    assert sorted(read.results_) == [1, 2] and read.missing_ == [3, 4]
+    np.testing.assert_array_equal(read.results_[2].embeddings["train"], trained.results_[2].embeddings["train"])
+    other = Visualization(dynamics, "proxy", FAST.replace(seed=1), cache_dir).fit(compute=False)
+    assert other.missing_ == [1, 2, 3, 4]  # another configuration's maps are other maps

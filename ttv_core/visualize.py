@@ -110,12 +110,16 @@ class Visualization:
         on_epoch_start: Callable[[int], None] | None = None,
         on_epoch_end: Callable[[EpochProgress], None] | None = None,
         should_stop: Callable[[], bool] | None = None,
+        compute: bool = True,
     ) -> "Visualization":
         """Compute (or read) the maps of ``epochs`` (default: all); returns self.
 
         Sets ``epochs_`` (what was asked), ``results_`` (epoch -> EpochResult, for every epoch
-        computed on the way), ``extent_`` (one frame for all asked epochs) and ``cancelled_``.
-        ``should_stop()`` is polled during training; an epoch cut short is neither kept nor stored.
+        computed on the way), ``missing_`` (asked epochs not in ``results_``), ``extent_`` (one frame
+        for all asked epochs that have a map) and ``cancelled_``. ``should_stop()`` is polled during
+        training; an epoch cut short is neither kept nor stored. With ``compute=False`` nothing is
+        trained: the maps already in the cache are read, up to the first epoch that is not there
+        (the dashboard's views use this while a background job fills the cache).
         """
         if self.config.n_neighbors >= self.dynamics.n_train:
             raise ConfigError(
@@ -136,18 +140,20 @@ class Visualization:
                 on_epoch_start(epoch)
             start = time.perf_counter()
             chained, cached = self._stored(epoch, "umap" if self.method == "umap" else "proxy", previous,
-                                           lambda: self._fit_chained(epoch, previous, stop), stop)
+                                           lambda: self._fit_chained(epoch, previous, stop), stop, compute)
             result = chained
             if chained is not None and self.method == "al":
-                result, cached_al = self._stored(epoch, "al", chained, lambda: self._fit_active(epoch, chained, stop), stop)
+                result, cached_al = self._stored(epoch, "al", chained, lambda: self._fit_active(epoch, chained, stop),
+                                                 stop, compute)
                 cached = cached and cached_al
-            if result is None:  # cancelled mid-epoch: nothing of it was kept
-                self.cancelled_ = True
+            if result is None:  # cancelled mid-epoch (nothing of it was kept), or not cached in a read-only fit
+                self.cancelled_ = compute
                 break
             self.results_[epoch], previous = result, chained
             if on_epoch_end is not None:
                 status = "cached" if cached else "computed"
                 on_epoch_end(EpochProgress(epoch, index, len(chain), status, time.perf_counter() - start))
+        self.missing_ = [e for e in asked if e not in self.results_]
         done = [self.results_[e].embeddings["train"] for e in asked if e in self.results_]
         self.extent_ = extent_of(done) if done else None
         return self
@@ -167,11 +173,17 @@ class Visualization:
                                   e: nearest_neighbors(reps, self.config.n_neighbors)[0]}
         return neighbourhood_kept(self._knn_memo[previous.epoch], self._knn_memo[epoch])
 
-    def _stored(self, epoch: int, method: str, basis: EpochResult | None, compute, stop) -> tuple[EpochResult | None, bool]:
-        """Read or compute one result; its key includes ``basis`` (the result it starts from)."""
+    def _stored(self, epoch: int, method: str, basis: EpochResult | None, compute, stop,
+                may_compute: bool = True) -> tuple[EpochResult | None, bool]:
+        """Read or compute one result; its key includes ``basis`` (the result it starts from).
+
+        Returns (None, False) for a result cut short by ``stop``, or not cached when not ``may_compute``.
+        """
         key = result_key("epoch", method=method, data=self.dynamics.fingerprint(epoch), epoch=epoch,
                          config=self.config.key(self.config.fields_used_by(method)),
                          basis=None if basis is None else basis.key)
+        if not may_compute:
+            return self.store.get(key), True
 
         def computed() -> EpochResult:
             start = time.perf_counter()
