@@ -39,3 +39,32 @@ def cache_dir(tmp_path: Path) -> Path:
     path = tmp_path / "cache"
     path.mkdir()
     return path
+
+
+@pytest.fixture(scope="session")
+def small_demo(tmp_path_factory, demo_run) -> Path:
+    """The demo's first 4 epochs cut to 300 training and 100 test samples: real dynamics, quick to fit."""
+    import ttv_core
+
+    demo = ttv_core.load_dynamics(demo_run)
+    path = tmp_path_factory.mktemp("runs") / "small-demo"
+    recorder = ttv_core.Recorder(path, classes=demo.classes, train_labels=demo.labels("train")[:300],
+                                 test_labels=demo.labels("test")[:100])
+    for epoch in (1, 2, 3, 4):
+        recorder.log_epoch(epoch, train=demo.representations(epoch)[:300], test=demo.representations(epoch, "test")[:100],
+                           head=demo.head(epoch).module)
+    recorder.close()
+    return path
+
+
+@pytest.fixture(scope="session")
+def mapped_run(small_demo) -> Path:
+    """``small_demo`` with every method's maps of all 4 epochs in the session's cache, under
+    ``helpers.VIEW_CONFIG``: what the dashboard's views show without training."""
+    import ttv_core
+    from helpers import VIEW_CONFIG
+
+    dynamics = ttv_core.load_dynamics(small_demo)
+    for method in ttv_core.METHODS:
+        ttv_core.Visualization(dynamics, method, VIEW_CONFIG).fit()
+    return small_demo

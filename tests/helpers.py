@@ -6,6 +6,26 @@ import numpy as np
 from torch import nn
 
 from ttv_core import Recorder
+from ttv_core.config import VisConfig
+
+APP = str(Path(__file__).resolve().parents[1] / "streamlit_app.py")
+# Small and quick maps for dashboard tests (the ``mapped_run`` fixture trains these).
+VIEW_CONFIG = VisConfig(hidden=32, n_hidden_layers=2, max_passes=2, warm_max_passes=2, resolution=24, device="cpu")
+
+
+def open_app(page: str | None = None, *, view_config: VisConfig | None = None, **query_params: str):
+    """The dashboard in an AppTest, run once with ``query_params`` (and on ``page``, e.g.
+    "app_pages/train.py"); ``view_config`` is put in the session as the configuration last trained."""
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.query_params.update(query_params)
+    if view_config is not None:
+        at.session_state["view_config"] = view_config
+    at.run()
+    if page is not None:
+        at.switch_page(page).run()
+    return at
 
 
 def make_small_run(path: Path, *, epochs=(1, 2, 3), n_train=30, n_test=10, dim=4, n_classes=3, seed=0) -> Path:

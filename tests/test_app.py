@@ -8,16 +8,10 @@ from streamlit import dataframe_util
 from streamlit.testing.v1 import AppTest
 
 import ttv_core
+from helpers import open_app
 from original_fixture import make_original_layout
 
-APP = str(Path(__file__).resolve().parents[1] / "streamlit_app.py")
 TRUST_LABEL = "This dataset contains code (Model/model.py): allow running it"
-
-
-def open_app(**query_params: str) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=60)
-    at.query_params.update(query_params)
-    return at.run()
 
 
 def metrics(at: AppTest) -> dict[str, str]:

@@ -14,16 +14,8 @@ FAST = VisConfig(hidden=32, n_hidden_layers=2, max_passes=2, resolution=24, devi
 
 
 @pytest.fixture(scope="module")
-def run(tmp_path_factory, demo_run):
-    """The demo's first 4 epochs cut to 300 training and 100 test samples: real dynamics, quick to fit."""
-    demo = ttv_core.load_dynamics(demo_run)
-    path = tmp_path_factory.mktemp("runs") / "small-demo"
-    recorder = ttv_core.Recorder(path, classes=demo.classes, train_labels=demo.labels("train")[:300],
-                                 test_labels=demo.labels("test")[:100])
-    for epoch in (1, 2, 3, 4):
-        recorder.log_epoch(epoch, train=demo.representations(epoch)[:300], test=demo.representations(epoch, "test")[:100],
-                           head=demo.head(epoch).module)
-    return path
+def run(small_demo):
+    return small_demo
 
 
 @pytest.fixture(scope="module")
