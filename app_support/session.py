@@ -13,6 +13,7 @@ import streamlit as st
 import ttv_core
 from app_support.jobs import JobRegistry
 from ttv_core.config import VisConfig
+from ttv_core.predictions import PredictionHistory, prediction_history
 from ttv_core.visualize import METHODS, Visualization
 
 METHOD_PARAM, EPOCH_PARAM = "method", "epoch"  # query parameters; also the session-state keys
@@ -99,6 +100,18 @@ def maps(method_name: str | None = None, config: VisConfig | None = None) -> Vis
     run, config = dynamics(), config or view_config()
     name = method_name or method()
     return _cached_maps(str(run.location), name, config.key(), registry().generation, run, config)
+
+
+@st.cache_resource(max_entries=4, show_spinner="Reading the classifier's predictions at every epoch…")
+def _predictions(location: str, fingerprints: tuple[str, ...], _dynamics: ttv_core.TrainingDynamics) -> dict[str, PredictionHistory]:
+    return {split: prediction_history(_dynamics, split) for split in SPLITS}
+
+
+def predictions() -> dict[str, PredictionHistory]:
+    """Split -> what the classifier predicted for every sample at every epoch (one head pass per epoch,
+    memoized on disk; shared read-only by every session)."""
+    run = dynamics()
+    return _predictions(str(run.location), tuple(map(run.fingerprint, run.epochs)), run)
 
 
 # -- selection shared by the pages -----------------------------------------------------------------

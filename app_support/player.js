@@ -1,0 +1,350 @@
+// ttv's territory player (a Streamlit custom component, v2).
+//
+// It plays frames rendered on the server (territory + every dot, one PNG per epoch), so playback
+// speed does not depend on the number of points. Over the frame it draws what changes with the
+// viewer's gestures: the selected samples' trails and the box being dragged. Hovering finds the
+// nearest dot among the "interactive" samples Python sent (all of them for small runs, a sample
+// plus the selection for large ones) and shows its details.
+//
+// Python -> JS (data): epochs, frames (data URLs), frames_id, size, epoch, points {...}, points_id,
+//   selected (positions in points), selection_id, classes, palette.
+// JS -> Python (state): "epoch" when playback pauses or the slider is released; "selection" as a
+//   list of "split:index" strings after a click or a box.
+// The DOM contract used by the browser test and the benchmark: canvas.ttv-frame with data-epoch,
+// data-frames (frames drawn so far) and data-ready="1" once every frame is decoded;
+// button.ttv-play ("Play" / "Pause"), input.ttv-epoch-slider, select.ttv-speed, .ttv-epoch.
+
+const SPEEDS = [1, 2, 4, 8, 15, 30]; // epochs per second
+const HOVER_RADIUS = 9; // pixels of the frame within which a dot counts as hovered
+const DRAG_MIN = 4; // pixels the mouse must move for a press to become a box
+const NO_POSITION = 65535; // a dot outside the frame
+
+function decode(base64, Type) {
+  const bytes = Uint8Array.from(atob(base64 || ""), (c) => c.charCodeAt(0));
+  return new Type(bytes.buffer);
+}
+
+function element(tag, attributes = {}, text = "") {
+  const node = document.createElement(tag);
+  for (const [name, value] of Object.entries(attributes)) node.setAttribute(name, value);
+  if (text) node.textContent = text;
+  return node;
+}
+
+class Player {
+  constructor(parent) {
+    this.root = element("div", { class: "ttv-player" });
+    const stage = element("div", { class: "ttv-stage" });
+    this.canvas = element("canvas", { class: "ttv-frame", tabindex: "0", "data-frames": "0", "data-ready": "0" });
+    this.tooltip = element("div", { class: "ttv-tooltip" });
+    this.tooltip.hidden = true;
+    stage.append(this.canvas, this.tooltip);
+    const controls = element("div", { class: "ttv-controls" });
+    this.playButton = element("button", { class: "ttv-play", type: "button", "aria-label": "Play" }, "Play");
+    this.slider = element("input", { class: "ttv-epoch-slider", type: "range", min: "0", step: "1", "aria-label": "Epoch" });
+    this.epochLabel = element("span", { class: "ttv-epoch" });
+    const speedLabel = element("label", { class: "ttv-speed-label" }, "Speed ");
+    this.speed = element("select", { class: "ttv-speed", "aria-label": "Speed in epochs per second" });
+    for (const s of SPEEDS) this.speed.append(element("option", { value: String(s) }, String(s)));
+    speedLabel.append(this.speed, document.createTextNode(" epochs/s"));
+    this.clearButton = element("button", { class: "ttv-clear", type: "button" }, "Clear selection");
+    controls.append(this.playButton, this.slider, this.epochLabel, speedLabel, this.clearButton);
+    const hint = element("div", { class: "ttv-hint" },
+      "Hover a dot for details · click a dot or drag a box to select (Shift adds) · Space plays, arrows step");
+    this.root.append(stage, controls, hint);
+    parent.append(this.root);
+
+    this.ctx = this.canvas.getContext("2d");
+    this.images = [];
+    this.at = 0; // index of the epoch shown
+    this.playing = false;
+    this.selected = new Set();
+    this.drawn = 0;
+    this.tick = this.tick.bind(this);
+    this.listen();
+  }
+
+  // -- data from Python ---------------------------------------------------------------------------
+  update(data, setStateValue) {
+    this.send = setStateValue;
+    this.data = data;
+    const size = data.size;
+    if (this.canvas.width !== size) {
+      this.canvas.width = size;
+      this.canvas.height = size;
+    }
+    if (this.framesId !== data.frames_id) this.loadFrames(data);
+    if (this.pointsId !== data.points_id) {
+      this.pointsId = data.points_id;
+      const p = data.points;
+      this.points = { ...p, xy: decode(p.xy, Uint16Array), predicted: decode(p.predicted, Uint8Array),
+        confidence: decode(p.confidence, Uint8Array) };
+    }
+    if (this.selectionId !== data.selection_id) {
+      this.selectionId = data.selection_id;
+      this.selected = new Set(data.selected);
+    }
+    this.slider.max = String(data.epochs.length - 1);
+    if (this.speedSet === undefined) {
+      this.speed.value = String(data.speed);
+      this.speedSet = true;
+    }
+    // Follow Python's epoch only when Python changed it (not on every rerun), and never mid-play.
+    if (data.epoch !== this.lastDataEpoch) {
+      this.lastDataEpoch = data.epoch;
+      const index = data.epochs.indexOf(data.epoch);
+      if (index >= 0 && !this.playing) this.at = index;
+    }
+    this.at = Math.min(this.at, data.epochs.length - 1);
+    this.draw();
+  }
+
+  loadFrames(data) {
+    this.framesId = data.frames_id;
+    this.canvas.dataset.ready = "0";
+    let pending = data.frames.length;
+    this.images = data.frames.map((url) => {
+      const image = new Image();
+      image.onload = () => {
+        pending -= 1;
+        if (pending === 0) this.canvas.dataset.ready = "1";
+        this.draw();
+      };
+      image.src = url;
+      return image;
+    });
+  }
+
+  // -- drawing ------------------------------------------------------------------------------------
+  position(point, epochIndex) {
+    const offset = (epochIndex * this.points.n + point) * 2;
+    const x = this.points.xy[offset];
+    return x === NO_POSITION ? null : [x, this.points.xy[offset + 1]];
+  }
+
+  draw() {
+    const data = this.data;
+    if (!data) return;
+    const image = this.images[this.at];
+    const size = data.size;
+    if (image && image.complete && image.naturalWidth) this.ctx.drawImage(image, 0, 0, size, size);
+    else {
+      this.ctx.fillStyle = "#f6f6f6";
+      this.ctx.fillRect(0, 0, size, size);
+    }
+    this.drawTrails();
+    if (this.box) this.drawBox();
+    const epoch = data.epochs[this.at];
+    this.canvas.dataset.epoch = String(epoch);
+    this.canvas.dataset.frames = String(++this.drawn);
+    this.slider.value = String(this.at);
+    this.epochLabel.textContent = `Epoch ${epoch}`;
+  }
+
+  drawTrails() {
+    const ctx = this.ctx;
+    for (const point of this.selected) {
+      if (!this.points || point >= this.points.n) continue;
+      const path = [];
+      for (let e = 0; e <= this.at; e++) {
+        const p = this.position(point, e);
+        if (p) path.push(p);
+      }
+      if (path.length > 1) {
+        for (const [width, colour] of [[4, "rgba(255,255,255,0.85)"], [2, "rgba(20,20,20,0.9)"]]) {
+          ctx.beginPath();
+          ctx.lineWidth = width;
+          ctx.strokeStyle = colour;
+          path.forEach(([x, y], i) => (i ? ctx.lineTo(x, y) : ctx.moveTo(x, y)));
+          ctx.stroke();
+        }
+      }
+      const here = this.position(point, this.at);
+      if (here) {
+        ctx.beginPath();
+        ctx.arc(here[0], here[1], 6, 0, 2 * Math.PI);
+        ctx.lineWidth = 2.5;
+        ctx.strokeStyle = "#111";
+        ctx.stroke();
+      }
+    }
+  }
+
+  drawBox() {
+    const [x0, y0, x1, y1] = this.box;
+    this.ctx.setLineDash([5, 3]);
+    this.ctx.lineWidth = 1.5;
+    this.ctx.strokeStyle = "#111";
+    this.ctx.strokeRect(Math.min(x0, x1), Math.min(y0, y1), Math.abs(x1 - x0), Math.abs(y1 - y0));
+    this.ctx.setLineDash([]);
+  }
+
+  // -- playback -----------------------------------------------------------------------------------
+  play() {
+    if (!this.data || this.data.epochs.length < 2) return;
+    if (this.at === this.data.epochs.length - 1) this.at = 0; // play again from the start
+    this.playing = true;
+    this.playButton.textContent = "Pause";
+    this.playButton.setAttribute("aria-label", "Pause");
+    this.last = performance.now();
+    requestAnimationFrame(this.tick);
+  }
+
+  pause() {
+    this.playing = false;
+    this.playButton.textContent = "Play";
+    this.playButton.setAttribute("aria-label", "Play");
+    this.report();
+  }
+
+  tick(now) {
+    if (!this.playing || !this.canvas.isConnected) return;
+    if (now - this.last >= 1000 / Number(this.speed.value)) {
+      this.last = now;
+      this.at = (this.at + 1) % this.data.epochs.length;
+      this.draw();
+    }
+    requestAnimationFrame(this.tick);
+  }
+
+  step(by) {
+    if (this.playing) this.pause();
+    this.at = Math.max(0, Math.min(this.data.epochs.length - 1, this.at + by));
+    this.draw();
+    this.report();
+  }
+
+  report() {
+    if (this.send) this.send("epoch", this.data.epochs[this.at]);
+  }
+
+  // -- gestures -----------------------------------------------------------------------------------
+  frameCoordinates(event) {
+    const rect = this.canvas.getBoundingClientRect();
+    const scale = this.canvas.width / rect.width;
+    return [(event.clientX - rect.left) * scale, (event.clientY - rect.top) * scale];
+  }
+
+  nearest(x, y) {
+    if (!this.points) return -1;
+    let best = -1;
+    let bestDistance = HOVER_RADIUS * HOVER_RADIUS;
+    for (let point = 0; point < this.points.n; point++) {
+      const p = this.position(point, this.at);
+      if (!p) continue;
+      const d = (p[0] - x) ** 2 + (p[1] - y) ** 2;
+      if (d <= bestDistance) {
+        best = point;
+        bestDistance = d;
+      }
+    }
+    return best;
+  }
+
+  inBox() {
+    const [x0, y0, x1, y1] = this.box;
+    const chosen = [];
+    for (let point = 0; point < this.points.n; point++) {
+      const p = this.position(point, this.at);
+      if (p && p[0] >= Math.min(x0, x1) && p[0] <= Math.max(x0, x1) && p[1] >= Math.min(y0, y1) && p[1] <= Math.max(y0, y1)) {
+        chosen.push(point);
+      }
+    }
+    return chosen;
+  }
+
+  showTooltip(point, event) {
+    if (point < 0) {
+      this.tooltip.hidden = true;
+      return;
+    }
+    const p = this.points;
+    const cell = this.at * p.n + point;
+    const label = p.label[point];
+    const predicted = p.predicted[cell];
+    const swatch = (c) => `<span class="ttv-swatch" style="background:${this.data.palette[c]}"></span>`;
+    const name = (c) => this.data.classes[c];
+    const thumb = p.thumbs && p.thumbs[point] ? `<img src="${p.thumbs[point]}" alt="sample ${p.index[point]}">` : "";
+    this.tooltip.innerHTML = `${thumb}<div><b>#${p.index[point]}</b> · ${p.split[point] ? "test" : "training"}<br>`
+      + `label ${swatch(label)}${name(label)}<br>predicted ${swatch(predicted)}${name(predicted)}`
+      + `${predicted === label ? "" : " ✗"}<br>confidence ${p.confidence[cell]}%</div>`;
+    const stage = this.canvas.getBoundingClientRect();
+    this.tooltip.style.left = `${event.clientX - stage.left + 14}px`;
+    this.tooltip.style.top = `${event.clientY - stage.top + 14}px`;
+    this.tooltip.hidden = false;
+  }
+
+  choose(points, add) {
+    const chosen = add ? new Set(this.selected) : new Set();
+    for (const point of points) {
+      if (add && chosen.has(point) && points.length === 1) chosen.delete(point);
+      else chosen.add(point);
+    }
+    this.selected = chosen;
+    this.draw();
+    const p = this.points;
+    this.send("selection", [...chosen].map((q) => `${p.split[q] ? "test" : "train"}:${p.index[q]}`));
+  }
+
+  listen() {
+    this.playButton.addEventListener("click", () => (this.playing ? this.pause() : this.play()));
+    this.slider.addEventListener("input", () => {
+      if (this.playing) this.pause();
+      this.at = Number(this.slider.value);
+      this.draw();
+    });
+    this.slider.addEventListener("change", () => this.report());
+    this.clearButton.addEventListener("click", () => this.choose([], false));
+    this.canvas.addEventListener("keydown", (event) => {
+      if (event.key === " ") (this.playing ? this.pause() : this.play());
+      else if (event.key === "ArrowRight") this.step(1);
+      else if (event.key === "ArrowLeft") this.step(-1);
+      else return;
+      event.preventDefault();
+    });
+    this.canvas.addEventListener("mousedown", (event) => {
+      const [x, y] = this.frameCoordinates(event);
+      this.press = [x, y];
+    });
+    this.canvas.addEventListener("mousemove", (event) => {
+      const [x, y] = this.frameCoordinates(event);
+      if (this.press && Math.hypot(x - this.press[0], y - this.press[1]) >= DRAG_MIN) {
+        this.box = [this.press[0], this.press[1], x, y];
+        this.tooltip.hidden = true;
+        this.draw();
+        return;
+      }
+      this.showTooltip(this.nearest(x, y), event);
+    });
+    this.canvas.addEventListener("mouseleave", () => {
+      this.tooltip.hidden = true;
+    });
+    this.canvas.addEventListener("mouseup", (event) => this.release(event, true));
+    window.addEventListener("mouseup", (event) => this.release(event, false)); // a box let go outside
+  }
+
+  release(event, onCanvas) {
+    if (!this.press || !this.points) return;
+    this.press = null;
+    const add = event.shiftKey;
+    if (this.box) {
+      const chosen = this.inBox();
+      this.box = null;
+      this.choose(chosen, add);
+    } else if (onCanvas) {
+      const [x, y] = this.frameCoordinates(event);
+      const point = this.nearest(x, y);
+      if (point >= 0) this.choose([point], add);
+    }
+  }
+}
+
+export default function (component) {
+  const { data, parentElement, setStateValue } = component;
+  let player = parentElement.__ttvPlayer;
+  if (!player || !player.root.isConnected) {
+    player = new Player(parentElement);
+    parentElement.__ttvPlayer = player;
+  }
+  player.update(data, setStateValue);
+}

@@ -1,0 +1,56 @@
+"""The Territories page in AppTest: the player gets the cached maps as frames, and the page's controls
+and the shared epoch / selection reach it."""
+
+import json
+
+from helpers import VIEW_CONFIG, make_small_run, open_app
+
+PAGE = "app_pages/territories.py"
+
+
+def player(at) -> dict:
+    (component,) = at.get("bidi_component")
+    return json.loads(component.proto.json)
+
+
+def test_player_gets_every_cached_epoch_starting_at_the_linked_epoch(mapped_run):
+    at = open_app(PAGE, view_config=VIEW_CONFIG, run=str(mapped_run), method="proxy", epoch="2")
+    assert not at.exception and not at.error
+    data = player(at)
+    assert data["epochs"] == [1, 2, 3, 4] and data["epoch"] == 2
+    assert len(data["frames"]) == 4 and all(url.startswith("data:image/png;base64,") for url in data["frames"])
+    assert data["points"]["n"] == 400 and len(data["classes"]) == 10
+    assert at.toggle(key="territory_trust").disabled  # the trust map exists for al only
+
+
+def test_controls_change_the_frames_and_the_interactive_points(mapped_run):
+    at = open_app(PAGE, view_config=VIEW_CONFIG, run=str(mapped_run))
+    before = player(at)
+    at.button_group(key="territory_colour").set_value("prediction").run()
+    assert player(at)["frames_id"] != before["frames_id"]
+    at.button_group(key="territory_splits").set_value(["test"]).run()
+    assert not at.exception
+    data = player(at)
+    assert data["points"]["n"] == 100 and set(data["points"]["split"]) == {1}
+
+
+def test_selection_from_another_page_is_drawn_and_al_offers_the_trust_map(mapped_run):
+    at = open_app(PAGE, view_config=VIEW_CONFIG, run=str(mapped_run), method="al")
+    at.session_state["selected_samples"] = {"train": [0, 5], "test": [1]}
+    at.run()
+    data = player(at)
+    assert len(data["selected"]) == 3
+    assert "3 samples selected" in " ".join(caption.value for caption in at.caption)
+    toggle = at.toggle(key="territory_trust")
+    assert not toggle.disabled
+    without = data["frames_id"]
+    toggle.set_value(True).run()
+    assert not at.exception and player(at)["frames_id"] != without
+
+
+def test_a_run_without_maps_points_to_the_train_page(tmp_path):
+    run = make_small_run(tmp_path / "fresh")
+    at = open_app(PAGE, view_config=VIEW_CONFIG, run=str(run))
+    assert not at.exception
+    assert "no **TrustVis (proxy)** maps yet" in at.info[0].value
+    assert not at.get("bidi_component")

@@ -1,0 +1,57 @@
+"""The Territories player's data: what the browser receives, checked without a browser."""
+
+import base64
+
+import numpy as np
+
+import ttv_core
+from app_support.player import (NO_POSITION, interactive_samples, parse_selection, pixel_positions, player_data)
+from ttv_core.predictions import prediction_history
+from ttv_core.territory import Extent
+
+
+def unpack(text, dtype):
+    return np.frombuffer(base64.b64decode(text), dtype=dtype)
+
+
+def test_small_runs_are_fully_interactive_and_large_ones_keep_the_selection():
+    assert interactive_samples({"train": 3, "test": 2}, {}) == [("train", 0), ("train", 1), ("train", 2), ("test", 0), ("test", 1)]
+    big = interactive_samples({"train": 5000, "test": 1000}, {"test": [999], "train": [7]}, cap=100)
+    assert len(big) in (101, 102) and ("test", 999) in big and ("train", 7) in big
+    assert big == interactive_samples({"train": 5000, "test": 1000}, {"test": [999], "train": [7]}, cap=100)  # stable
+    assert interactive_samples({"train": 5000}, {"test": [1]}, cap=10) == sorted(interactive_samples({"train": 5000}, {}, cap=10))
+
+
+def test_pixel_positions_follow_the_frame_and_mark_points_outside():
+    extent = Extent(0.0, 0.0, 10.0, 10.0)
+    pixels = pixel_positions(np.array([[0.0, 10.0], [9.99, 0.01], [5.0, 5.0], [11.0, 5.0]]), extent, 100)
+    assert pixels.tolist() == [[0, 0], [99, 99], [50, 50], [NO_POSITION, NO_POSITION]]
+
+
+def test_player_data_packs_positions_predictions_and_selection(small_demo):
+    dynamics = ttv_core.load_dynamics(small_demo)
+    predictions = {split: prediction_history(dynamics, split) for split in ("train", "test")}
+    rng = np.random.default_rng(0)
+    embeddings = {e: {"train": rng.normal(size=(300, 2)), "test": rng.normal(size=(100, 2))} for e in (1, 2)}
+    samples = [("train", 4), ("train", 9), ("test", 0)]
+    data = player_data(epochs=[1, 2], frames=[b"a", b"b"], embeddings=embeddings, predictions=predictions,
+                       samples=samples, extent=Extent(-5.0, -5.0, 5.0, 5.0), size=200, epoch=2,
+                       classes=list(dynamics.classes), selected={"test": [0], "train": [100]},
+                       thumbnails={("train", 9): b"png"})
+    assert data["epochs"] == [1, 2] and data["epoch"] == 2 and len(data["frames"]) == 2
+    points = data["points"]
+    assert points["n"] == 3 and points["index"] == [4, 9, 0] and points["split"] == [0, 0, 1]
+    xy = unpack(points["xy"], np.uint16).reshape(2, 3, 2)
+    assert xy[1, 2].tolist() == pixel_positions(embeddings[2]["test"][[0]], Extent(-5.0, -5.0, 5.0, 5.0), 200)[0].tolist()
+    predicted = unpack(points["predicted"], np.uint8).reshape(2, 3)
+    assert predicted[0, 1] == predictions["train"].predicted[0, 9] and predicted[1, 2] == predictions["test"].predicted[1, 0]
+    confidence = unpack(points["confidence"], np.uint8).reshape(2, 3)
+    assert confidence[1, 0] == round(100 * float(predictions["train"].confidence[1, 4]))
+    assert data["selected"] == [2]  # train 100 is not interactive here
+    assert points["thumbs"][0] == "" and points["thumbs"][1].startswith("data:image/png;base64,")
+    assert len(data["palette"]) == len(dynamics.classes)
+
+
+def test_selection_from_the_browser_is_parsed_and_junk_dropped():
+    assert parse_selection(["train:3", "test:10", "train:x", "valid:1", "oops"]) == {"train": [3], "test": [10]}
+    assert parse_selection(None) == {"train": [], "test": []}
