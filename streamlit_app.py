@@ -27,6 +27,7 @@ PAGES = [
     st.Page("app_pages/overview.py", title="Overview", icon=":material/dashboard:", default=True),
     st.Page("app_pages/train.py", title="Train", icon=":material/model_training:"),
     st.Page("app_pages/territories.py", title="Territories", icon=":material/animation:"),
+    st.Page("app_pages/samples.py", title="Samples", icon=":material/scatter_plot:"),
 ]
 
 SOURCES = {"demo": "Built-in demo", "folder": "Folder on this server", "hub": "Hugging Face dataset"}

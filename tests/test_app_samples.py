@@ -1,0 +1,153 @@
+"""The Samples page, driven headless through AppTest on a small run whose maps are cached."""
+
+import json
+
+import numpy as np
+import pytest
+from streamlit import dataframe_util
+from streamlit.testing.v1 import AppTest
+
+import helpers
+import ttv_core
+from helpers import make_small_run, open_app
+
+PAGE = "app_pages/samples.py"
+
+
+@pytest.fixture()
+def at(mapped_run) -> AppTest:
+    return open_app(page=PAGE, view_config=helpers.VIEW_CONFIG, run=str(mapped_run))
+
+
+@pytest.fixture(scope="module")
+def run(mapped_run) -> ttv_core.TrainingDynamics:
+    return ttv_core.load_dynamics(mapped_run)
+
+
+def table(at: AppTest, key: str):
+    return next(frame for frame in at.dataframe if frame.key == key).value
+
+
+def charts(at: AppTest) -> dict[str, tuple[dict, list]]:
+    """Charts by the field on their x axis: (spec, the rows of every dataset)."""
+    found = {}
+    for chart in at.get("vega_lite_chart"):
+        spec = json.loads(chart.proto.spec)
+        layers = spec.get("layer", [spec])
+        x = next(layer["encoding"]["x"]["field"] for layer in layers if "x" in layer.get("encoding", {}))
+        rows = [dataframe_util.convert_arrow_bytes_to_pandas_df(d.data.data) for d in chart.proto.datasets]
+        found[x] = (spec, rows)
+    return found
+
+
+def test_page_loads_with_query_inspector_events_and_data_map(at, run):
+    assert not at.exception
+    assert not at.error
+    results = table(at, "samples_results")
+    assert len(results) == run.n_train + run.n_test  # no filter: every sample
+    assert results["confidence"].between(0, 100).all()  # shown in percent
+    shown = charts(at)
+    assert {"epoch", "x", "variability"} <= set(shown)  # probability history, trajectory, Data Maps
+    assert len(shown["variability"][1][0]) == run.n_train
+    metrics = {metric.label: metric.value for metric in at.metric}
+    assert sum(int(metrics[region].replace(",", "")) for region in ("Easy", "Ambiguous", "Hard")) == run.n_train
+    assert any("From epoch 3 to 4" in caption.value for caption in at.caption)  # events of the last epoch
+    assert not [info for info in at.info if "not computed" in info.value]  # every map is there
+
+
+def test_a_query_by_label_and_split_changes_the_results(at, run):
+    at.multiselect(key="samples_labels").set_value([2]).run()
+    results = table(at, "samples_results")
+    assert not at.exception
+    assert set(results["label"]) == {run.classes[2]}
+    assert len(results) == sum(int((run.labels(s) == 2).sum()) for s in ("train", "test"))
+
+    at.multiselect(key="samples_splits").set_value(["test"]).run()
+    results = table(at, "samples_results")
+    assert set(results["split"]) == {"test"} and len(results) == int((run.labels("test") == 2).sum())
+
+
+def test_highlight_selects_the_results_for_territories_and_clear_empties_it(at, run):
+    at.multiselect(key="samples_labels").set_value([1]).run()
+    at.button(key="samples_results_highlight").click().run()
+    chosen = at.session_state["selected_samples"]
+    assert chosen == {split: np.flatnonzero(run.labels(split) == 1).tolist() for split in ("train", "test")}
+
+    at.button(key="samples_clear").click().run()
+    assert at.session_state["selected_samples"] == {"train": [], "test": []}
+
+
+def test_chosen_rows_are_highlighted_alone_and_one_row_can_be_inspected(at):
+    rows = table(at, "samples_results")
+    at.session_state["samples_results"] = {"selection": {"rows": [3, 7], "columns": [], "cells": []}}
+    at.run()
+    at.button(key="samples_results_highlight").click().run()
+    assert at.session_state["selected_samples"] == {"train": sorted(rows["sample"][[3, 7]].tolist()), "test": []}
+
+    at.session_state["samples_results"] = {"selection": {"rows": [len(rows) - 1], "columns": [], "cells": []}}
+    at.run()
+    at.button(key="samples_results_inspect").click().run()
+    assert (at.radio(key="samples_split").value, at.number_input(key="samples_index").value) == (
+        rows["split"].iloc[-1], rows["sample"].iloc[-1])
+
+
+def test_the_inspector_shows_the_chosen_samples_history_trajectory_and_neighbours(at, run):
+    at.radio(key="samples_split").set_value("test")
+    at.number_input(key="samples_index").set_value(5)
+    at.number_input(key="samples_k").set_value(7).run()
+    assert not at.exception and not at.error
+    metrics = {metric.label: metric.value for metric in at.metric}
+    assert metrics["Label"] == run.classes[run.labels("test")[5]]
+    shown = charts(at)
+    history = shown["epoch"][1][0]
+    assert len(history) == 2 * len(run.epochs)  # two probabilities per epoch
+    trajectory = shown["x"][1][0]
+    assert trajectory["epoch"].tolist() == list(run.epochs) and trajectory["now"].tolist() == [False] * 3 + [True]
+    neighbours = [frame.value for frame in at.dataframe if frame.key is None]
+    assert [len(frame) for frame in neighbours] == [7, 7]
+    assert all(set(frame["split"]) == {"test"} and 5 not in frame["sample"].tolist() for frame in neighbours)
+
+
+def test_the_epoch_slider_moves_the_shared_epoch_and_the_query_follows(at):
+    at.select_slider(key="samples_epoch").set_value(2).run()
+    assert not at.exception
+    assert at.session_state["epoch"] == 2 and at.query_params["epoch"] == "2"
+    assert at.multiselect(key="samples_predicted").label == "Prediction at epoch 2"
+    assert any("From epoch 1 to 2" in caption.value for caption in at.caption)
+
+
+def test_event_thresholds_drive_the_events_table(at):
+    events = table(at, "samples_events")
+    assert events["events"].str.contains("movement").any()  # the run's last epoch has unusual movements
+    at.number_input(key="samples_change").set_value(1.0)
+    at.number_input(key="samples_z").set_value(1000.0).run()
+    assert not at.exception
+    flips_only = table(at, "samples_events")
+    assert set(flips_only["events"]) == {"flip"}
+    assert len(flips_only) == events["events"].str.contains("flip").sum()
+
+
+@pytest.mark.parametrize("widget, value, message", [
+    ("samples_index", 10_000, "'index' parameter of history_of must be an int in the range [0, 299]"),
+    ("samples_confidence", (0.5, 0.5), "'confidence' parameter of query must be a range (low, high)"),
+    ("samples_k", 500, "'k' parameter of neighbours must be an int in the range [1, 299]"),
+])
+def test_bad_input_shows_an_error_not_a_traceback(at, widget, value, message):
+    element = at.slider(key=widget) if widget == "samples_confidence" else at.number_input(key=widget)
+    element.set_value(value).run()
+    assert not at.exception
+    assert any(message in error.value for error in at.error)
+
+
+def test_a_run_without_maps_still_answers_from_predictions_and_points_to_train(tmp_path):
+    bare = make_small_run(tmp_path / "bare", epochs=(1, 2, 3), n_train=30, n_test=10)
+    at = open_app(page=PAGE, run=str(bare))
+    assert not at.exception
+    assert not at.error
+    assert len(table(at, "samples_results")) == 40
+    shown = charts(at)
+    assert {"epoch", "variability"} <= set(shown) and "x" not in shown  # no trajectory without maps
+    notes = [info.value for info in at.info if "not computed" in info.value]
+    assert len(notes) == 2  # the inspector's trajectory and 2-D neighbours; the events' movements
+    assert [link.proto.page for link in at.get("page_link")].count("train") == 2
+    assert len([frame for frame in at.dataframe if frame.key is None]) == 1  # the representation-space neighbours
