@@ -1,27 +1,12 @@
 """Overview: what the chosen run holds, and how well its classifier learned epoch by epoch."""
 
-import altair as alt
-import pandas as pd
 import streamlit as st
 
 import ttv_core
+from app_support.figures import accuracy_chart
 
 THUMBNAILS = 12  # enough to recognise the data at a glance, few enough for one row
 SOURCE_NAMES = {"ttv": "ttv run", "original": "original DVI / TimeVis layout"}
-SPLIT_NAMES = {"train_acc": "training set", "test_acc": "test set"}
-
-
-@st.cache_data(show_spinner="Evaluating the classifier at every epoch…")
-def subject_accuracy(location: str, fingerprints: tuple[str, ...], _dynamics: ttv_core.TrainingDynamics) -> pd.DataFrame:
-    """Accuracy per epoch and split, columns epoch, split, accuracy; keyed by the epochs' content."""
-    scores = ttv_core.evaluate_subject(_dynamics)
-    rows = [
-        (int(epoch), SPLIT_NAMES[key], value)
-        for key, per_epoch in scores.items()
-        for epoch, value in per_epoch.items()
-        if value is not None
-    ]
-    return pd.DataFrame(rows, columns=["epoch", "split", "accuracy"])
 
 
 dynamics: ttv_core.TrainingDynamics = st.session_state["dynamics"]  # opened by streamlit_app.py
@@ -48,15 +33,4 @@ if dynamics.has_thumbnails:
         st.image(list(pictures.values()), caption=[dynamics.classes[labels[i]] for i in pictures], width=64)
 
 st.subheader("Classifier accuracy")
-accuracy = subject_accuracy(dynamics.location, tuple(map(dynamics.fingerprint, dynamics.epochs)), dynamics)
-chart = (
-    alt.Chart(accuracy)
-    .mark_line(point=True)
-    .encode(
-        x=alt.X("epoch:Q", title="Epoch", axis=alt.Axis(tickMinStep=1)),
-        y=alt.Y("accuracy:Q", title="Accuracy", axis=alt.Axis(format="%"), scale=alt.Scale(zero=False)),
-        color=alt.Color("split:N", title=None),
-        tooltip=["epoch:Q", "split:N", alt.Tooltip("accuracy:Q", format=".1%")],
-    )
-)
-st.altair_chart(chart, width="stretch")
+st.altair_chart(accuracy_chart(dynamics), width="stretch")

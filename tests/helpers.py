@@ -1,5 +1,6 @@
 """Small builders shared by tests."""
 
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -63,3 +64,18 @@ def gaussian_blobs(n_classes: int, *, scale: float, per_class: int = 60, dim: in
         linear.weight.copy_(torch.from_numpy(centres).float())
         linear.bias.copy_(torch.from_numpy(-0.5 * (centres**2).sum(1)).float())
     return points, labels, Head(linear, dim=dim, n_classes=n_classes)
+
+
+class GatedStore:
+    """A result store that holds every computation until released: a job caught mid-way, deterministically."""
+
+    def __init__(self, store):
+        self.store, self.entered, self.release = store, threading.Event(), threading.Event()
+
+    def get(self, key, default=None):
+        return self.store.get(key, default=default)
+
+    def get_or_compute(self, key, compute, **options):
+        self.entered.set()
+        self.release.wait(10)
+        return self.store.get_or_compute(key, compute, **options)

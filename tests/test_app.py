@@ -1,7 +1,6 @@
 """The dashboard, driven headless through Streamlit's AppTest (same process, no browser)."""
 
 import json
-from pathlib import Path
 
 import numpy as np
 from streamlit import dataframe_util

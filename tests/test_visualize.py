@@ -186,3 +186,10 @@ def test_read_only_fit_reads_the_cached_prefix_and_trains_nothing(dynamics, cach
     np.testing.assert_array_equal(read.results_[2].embeddings["train"], trained.results_[2].embeddings["train"])
     other = Visualization(dynamics, "proxy", FAST.replace(seed=1), cache_dir).fit(compute=False)
     assert other.missing_ == [1, 2, 3, 4]  # another configuration's maps are other maps
+
+
+def test_figures_can_be_read_without_computing(dynamics, cache_dir):
+    viz = Visualization(dynamics, "proxy", FAST, cache_dir).fit([1])
+    assert viz.figures(1, compute=False) is None
+    computed = viz.figures(1)
+    assert viz.figures(1, compute=False) == computed

@@ -256,14 +256,20 @@ class Visualization:
             boundary_threshold=self.config.boundary_threshold))
         return territory
 
-    def figures(self, epoch: int) -> dict[str, Any]:
-        """Faithfulness figures of ``epoch`` (see :func:`ttv_core.evaluate.epoch_figures`)."""
+    def figures(self, epoch: int, *, compute: bool = True) -> dict[str, Any] | None:
+        """Faithfulness figures of ``epoch`` (see :func:`ttv_core.evaluate.epoch_figures`).
+
+        With ``compute=False``, only the cache is read: None if they were never computed (a view
+        shows what is there at once and leaves the computing to a background job).
+        """
         from .evaluate import epoch_figures
 
         result = self._result(epoch)
         key = result_key("figures", model=result.key, k=self.config.n_neighbors, seed=self.config.seed)
+        if not compute:
+            return self.store.get(key)
 
-        def compute() -> dict[str, Any]:
+        def calculate() -> dict[str, Any]:
             visualizer = result.visualizer()
             reps = {split: np.asarray(self.dynamics.representations(epoch, split)) for split in SPLITS}
             return epoch_figures(
@@ -275,7 +281,7 @@ class Visualization:
                 k=self.config.n_neighbors, rng=np.random.default_rng(self.config.seed),
             )
 
-        figures, _ = self.store.get_or_compute(key, compute)
+        figures, _ = self.store.get_or_compute(key, calculate)
         return figures
 
     def evaluation(self) -> dict[str, Any]:
