@@ -1,0 +1,208 @@
+"""Browser benchmark: the Territories player's playback speed and epoch switch, in Chromium.
+
+Measures, against the targets of the dashboard issue (at least 4 frames per second on the demo and 2
+on a 20,000-sample run, on 2 cores):
+- page load: from opening ``/territories?run=...&method=proxy`` until every frame is decoded
+  (``data-ready="1"``), on the first visit (the server renders the frames) and on a second one (a new
+  session, frames read from the cache);
+- playback: frames drawn per second (``data-frames`` of the frame canvas) with the speed set to its
+  highest value, median of 1-second windows;
+- epoch switch: from moving the epoch slider (value set, ``input`` and ``change`` fired) until the new
+  epoch's frame is painted (``data-epoch`` shows it, then two animation frames), median of switches;
+  and until the app's rerun (the player reports the epoch to Python) has come back and been applied.
+
+Runs: (a) the built-in demo (1,437 + 360 samples, 20 epochs) and (b) a synthetic 20,000-sample run
+(10 Gaussian classes in 64-D drifting apart over 10 epochs, a nearest-centre linear head per epoch,
+plus 2,000 test samples). Both are fitted here first with the default ``VisConfig`` (the settings a
+new dashboard session shows), in the cache folder the server then reads; the fitting time is printed.
+
+Usage: ``python bench/bench_browser.py [--cache-dir DIR] [--seconds 5] [--switches 10]``. Needs
+``chromium`` (Debian's package) and ``playwright`` (``requirements-test.txt``). Without
+``--cache-dir`` a throw-away cache is used (fitting the 20k run takes ~3 min on 2 cores); with one, a
+second invocation reuses the maps. The server and browser plumbing is ``tests/browser.py``, shared
+with the browser test.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import time
+import urllib.parse
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))
+
+import numpy as np  # noqa: E402
+
+import browser  # noqa: E402  (tests/browser.py)
+
+TARGET_FPS = {"demo": 4.0, "gauss-20k": 2.0}
+
+# Frames drawn (data-frames) over `ms` milliseconds, timed in the page.
+_COUNT_FRAMES = """(canvas, ms) => new Promise((resolve) => {
+  const frames = Number(canvas.dataset.frames), start = performance.now();
+  setTimeout(() => resolve([Number(canvas.dataset.frames) - frames, performance.now() - start]), ms);
+})"""
+# Move the slider to `index`; resolve with [ms until the frame for `epoch` is painted, ms until the
+# player drew again: the app's rerun (the "change" reports the epoch to Python) came back with new
+# data (null if not within `wait` ms)]. The "input" handler draws at once; only an update draws after.
+_SWITCH = """(canvas, [index, epoch, wait]) => new Promise((resolve) => {
+  const slider = canvas.getRootNode().querySelector("input.ttv-epoch-slider");
+  const start = performance.now();
+  slider.value = String(index);
+  slider.dispatchEvent(new Event("input", { bubbles: true }));
+  const drawn = Number(canvas.dataset.frames);
+  slider.dispatchEvent(new Event("change", { bubbles: true }));
+  const painted = () => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)));
+  const shown = () => canvas.dataset.epoch === String(epoch)
+    ? painted().then(() => performance.now() - start)
+    : new Promise((r) => requestAnimationFrame(r)).then(shown);
+  shown().then((frameMs) => {
+    const poll = () => {
+      if (Number(canvas.dataset.frames) > drawn) return resolve([frameMs, performance.now() - start]);
+      if (performance.now() - start > wait) return resolve([frameMs, null]);
+      setTimeout(poll, 5);
+    };
+    poll();
+  });
+})"""
+
+
+def gaussian_run(path: Path, *, n_train: int = 20_000, n_test: int = 2_000, dim: int = 64, n_classes: int = 10,
+                 epochs: int = 10, seed: int = 0) -> Path:
+    """A synthetic run: Gaussian classes whose centres drift apart epoch by epoch (mixed at epoch 1,
+    separated at the last), each epoch with the nearest-centre linear head."""
+    import torch
+    from torch import nn
+
+    import ttv_core
+
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(size=(n_classes, dim))
+    train_labels, test_labels = np.arange(n_train) % n_classes, np.arange(n_test) % n_classes
+    train_noise, test_noise = rng.normal(size=(n_train, dim)), rng.normal(size=(n_test, dim))
+    with ttv_core.Recorder(path, classes=[f"class {c}" for c in range(n_classes)], train_labels=train_labels,
+                           test_labels=test_labels) as recorder:
+        for epoch in range(1, epochs + 1):
+            spread = (0.05 + 0.45 * (epoch - 1) / max(epochs - 1, 1)) * centres
+            head = nn.Linear(dim, n_classes)
+            with torch.no_grad():
+                head.weight.copy_(torch.from_numpy(spread).float())
+                head.bias.copy_(torch.from_numpy(-0.5 * (spread**2).sum(1)).float())
+            recorder.log_epoch(epoch, train=(spread[train_labels] + train_noise).astype(np.float32),
+                               test=(spread[test_labels] + test_noise).astype(np.float32), head=head)
+    return path
+
+
+def prepare(cache: Path) -> dict[str, tuple[Path, int, int]]:
+    """Fit both runs' proxy maps (default VisConfig) into ``cache``; name -> (run, samples, epochs)."""
+    import ttv_core
+    from ttv_core.visualize import Visualization
+
+    runs = {"demo": ttv_core.ensure_demo(cache)}
+    runs["gauss-20k"] = cache / "runs" / "gauss-20k"
+    if not runs["gauss-20k"].exists():
+        gaussian_run(runs["gauss-20k"])
+    prepared = {}
+    for name, run in runs.items():
+        dynamics = ttv_core.load_dynamics(run)
+        start = time.perf_counter()
+        statuses = []
+        Visualization(dynamics, "proxy", cache_dir=cache).fit(on_epoch_end=lambda p: statuses.append(p.status))
+        print(f"{name}: {dynamics.n_train:,} + {dynamics.n_test:,} samples, {len(dynamics.epochs)} epochs; proxy maps "
+              f"in {time.perf_counter() - start:.1f} s ({statuses.count('computed')} computed, "
+              f"{statuses.count('cached')} cached)", flush=True)
+        prepared[name] = (run, dynamics.n_train + dynamics.n_test, list(dynamics.epochs))
+    return prepared
+
+
+def open_player(page, url: str) -> float:
+    """Open the Territories page; seconds until every frame is decoded."""
+    start = time.perf_counter()
+    page.goto(url)
+    browser.wait_player_ready(page, timeout=300)
+    return time.perf_counter() - start
+
+
+def playback_fps(page, seconds: float) -> tuple[float, list[float]]:
+    """Play at the highest speed; median (and all) frames per second over 1-second windows."""
+    speeds = page.locator(browser.SPEED).locator("option").all_inner_texts()
+    page.locator(browser.SPEED).select_option(max(speeds, key=float))
+    page.locator(browser.PLAY).click()
+    page.locator(f'{browser.PLAY}[aria-label="Pause"]').wait_for()
+    canvas = page.locator(browser.FRAME)
+    windows = []
+    for _ in range(max(1, round(seconds))):
+        frames, ms = canvas.evaluate(_COUNT_FRAMES, 1000)
+        windows.append(frames / (ms / 1000))
+    page.locator(browser.PLAY).click()  # pause
+    page.locator(f'{browser.PLAY}[aria-label="Play"]').wait_for()
+    return statistics.median(windows), windows
+
+
+def epoch_switches(page, epochs: list[int], switches: int) -> tuple[float, float | None]:
+    """Median ms until the new frame is painted, and until the app's rerun has come back."""
+    canvas = page.locator(browser.FRAME)
+    rng = np.random.default_rng(0)
+    painted, settled = [], []
+    for _ in range(switches):
+        current = browser.frame_state(page)["epoch"]
+        index = int(rng.choice([i for i, e in enumerate(epochs) if e != current]))
+        frame_ms, rerun_ms = canvas.evaluate(_SWITCH, [index, epochs[index], 15_000])
+        painted.append(frame_ms)
+        if rerun_ms is not None:
+            settled.append(rerun_ms)
+        browser.wait_until_idle(page)
+    return statistics.median(painted), statistics.median(settled) if settled else None
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cache-dir", type=Path, help="keep the runs and maps here (default: a throw-away folder)")
+    parser.add_argument("--seconds", type=float, default=5.0, help="playback measured over this many 1-s windows")
+    parser.add_argument("--switches", type=int, default=10, help="epoch switches timed per run")
+    args = parser.parse_args()
+    reason = browser.missing_tools()
+    if reason:
+        print(f"cannot run: {reason}")
+        return 2
+    cache = args.cache_dir or Path(tempfile.mkdtemp(prefix="ttv-bench-browser-"))
+    cache.mkdir(parents=True, exist_ok=True)
+    print(f"cache {cache}; {os.cpu_count()} CPU cores", flush=True)
+    prepared = prepare(cache)
+
+    rows = []
+    with browser.streamlit_server(cache) as server, browser.chromium() as page:
+        page.set_default_timeout(120_000)
+        for name, (run, samples, epochs) in prepared.items():
+            query = urllib.parse.urlencode({"run": "demo" if name == "demo" else str(run), "method": "proxy"})
+            url = f"{server.url}/territories?{query}"
+            first = open_player(page, url)
+            again = open_player(page, url)  # a new session: frames come from the cache
+            fps, windows = playback_fps(page, args.seconds)
+            frame_ms, rerun_ms = epoch_switches(page, epochs, args.switches)
+            rows.append((name, samples, len(epochs), first, again, fps, frame_ms, rerun_ms))
+            print(f"{name}: fps windows {' '.join(f'{w:.1f}' for w in windows)}", flush=True)
+
+    print(f"\n{'run':<10} {'samples':>8} {'epochs':>6} {'load s':>7} {'again s':>7} {'fps':>6} {'target':>6} "
+          f"{'fps/target':>10} {'switch ms':>9} {'rerun ms':>8}")
+    verdicts = []
+    for name, samples, n_epochs, first, again, fps, frame_ms, rerun_ms in rows:
+        target = TARGET_FPS[name]
+        rerun = f"{rerun_ms:8.0f}" if rerun_ms is not None else f"{'none':>8}"
+        print(f"{name:<10} {samples:>8,} {n_epochs:>6} {first:>7.1f} {again:>7.1f} {fps:>6.1f} {target:>6.1f} "
+              f"{fps / target:>10.2f} {frame_ms:>9.0f} {rerun}")
+        verdicts.append((f"{name}: playback >= {target:g} fps: {fps:.1f}", fps >= target))
+    for text, ok in verdicts:
+        print(f"{'PASS' if ok else 'FAIL'} {text}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

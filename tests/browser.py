@@ -1,0 +1,163 @@
+"""Driving the dashboard in a real browser: a ``streamlit run`` server and Debian Chromium via Playwright.
+
+Shared by the end-to-end test (``tests/test_browser.py``) and the browser benchmark
+(``bench/bench_browser.py``, which puts ``tests/`` on ``sys.path`` to import it): one place that knows
+how to start and stop the server, launch the browser and read the Territories player.
+
+The browser is the system's Chromium (``apt-get install -y chromium``) driven by PyPI ``playwright``;
+Playwright's own browser download (``playwright install``) is never used. Playwright is imported only
+where it is used, so this module imports without it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+ROOT = Path(__file__).resolve().parents[1]
+APP = ROOT / "streamlit_app.py"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync"]
+INSTALL_HINT = ("install the browser test tools: `apt-get install -y chromium` (Debian's package) and "
+                "`python -m pip install -r requirements-test.txt` (playwright); never `playwright install`")
+# The Territories player's DOM contract (app_pages/territories.py): CSS selectors pierce open shadow roots.
+PLAYER, FRAME, PLAY = ".ttv-player", "canvas.ttv-frame", "button.ttv-play"
+EPOCH_SLIDER, SPEED, EPOCH_LABEL = "input.ttv-epoch-slider", "select.ttv-speed", ".ttv-epoch"
+
+
+class BrowserUnavailable(RuntimeError):
+    """Chromium or Playwright is not installed."""
+
+
+def missing_tools() -> str | None:
+    """Why the browser cannot be driven here (None if it can)."""
+    missing = []
+    if shutil.which("chromium") is None:
+        missing.append("no `chromium` on PATH")
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        missing.append("the `playwright` package is not installed")
+    return f"{' and '.join(missing)}: {INSTALL_HINT}" if missing else None
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@dataclass
+class Server:
+    """A running ``streamlit run`` of the dashboard: its base URL and its log file."""
+
+    url: str
+    process: subprocess.Popen
+    log_path: Path
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+
+@contextlib.contextmanager
+def streamlit_server(cache_dir: Path | str, *, env: dict[str, str] | None = None, timeout: float = 60.0) -> Iterator[Server]:
+    """Start the dashboard on a free local port with ``TTV_CACHE_DIR=cache_dir``; stop it on exit.
+
+    The server gets its own process group, so stopping it also stops anything it started. Its output
+    goes to a log file (``Server.log()``): print it when something fails.
+    """
+    port = free_port()
+    log_path = Path(tempfile.mkstemp(prefix="ttv-streamlit-", suffix=".log")[1])
+    command = [sys.executable, "-m", "streamlit", "run", str(APP), "--server.headless=true", f"--server.port={port}",
+               "--server.address=127.0.0.1", "--browser.gatherUsageStats=false",
+               "--server.fileWatcherType=none"]  # sources do not change under a test: never reload modules
+    environment = {**os.environ, **(env or {}), "TTV_CACHE_DIR": str(cache_dir)}
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(command, cwd=ROOT, env=environment, stdout=log, stderr=subprocess.STDOUT,
+                                   start_new_session=True)
+    server = Server(f"http://127.0.0.1:{port}", process, log_path)
+    try:
+        _wait_healthy(server, timeout)
+        yield server
+    finally:
+        _stop(process)
+
+
+def _wait_healthy(server: Server, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if server.process.poll() is not None:
+            raise RuntimeError(f"streamlit exited with status {server.process.returncode}:\n{server.log()}")
+        try:
+            with urllib.request.urlopen(f"{server.url}/_stcore/health", timeout=2) as answer:
+                if answer.status == 200:
+                    return
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"streamlit did not answer /_stcore/health within {timeout:.0f} s:\n{server.log()}")
+
+
+def _stop(process: subprocess.Popen) -> None:
+    if process.poll() is not None:
+        return
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=10)
+
+
+@contextlib.contextmanager
+def chromium(*, width: int = 1400, height: int = 1000):
+    """A Playwright page in the system's Chromium (``BrowserUnavailable`` if the tools are missing)."""
+    reason = missing_tools()
+    if reason:
+        raise BrowserUnavailable(reason)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=shutil.which("chromium"), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": width, "height": height})
+            yield page
+        finally:
+            browser.close()
+
+
+def wait_until_idle(page, timeout: float = 60.0) -> None:
+    """Wait until the app is connected and its script run has finished (Streamlit's own test hooks)."""
+    page.locator('[data-testid="stApp"][data-test-connection-state="CONNECTED"]'
+                 ':not([data-test-script-state="running"]):not([data-test-script-state="initial"])'
+                 ).wait_for(state="attached", timeout=timeout * 1000)
+
+
+# -- the Territories player --------------------------------------------------------------------------
+def frame_state(page) -> dict[str, int | None]:
+    """The frame canvas's ``data-epoch``, ``data-frames`` and ``data-ready`` (None when not set)."""
+    values = page.locator(FRAME).evaluate(
+        "canvas => [canvas.dataset.epoch, canvas.dataset.frames, canvas.dataset.ready]")
+    return {name: None if value in (None, "") else int(value) for name, value in zip(("epoch", "frames", "ready"), values)}
+
+
+def wait_player_ready(page, timeout: float = 60.0) -> float:
+    """Wait until every frame of the player is decoded (``data-ready="1"``); returns the seconds waited."""
+    start = time.perf_counter()
+    page.locator(f'{FRAME}[data-ready="1"]').wait_for(state="attached", timeout=timeout * 1000)
+    return time.perf_counter() - start
+
