@@ -26,8 +26,8 @@ st.set_page_config(page_title="ttv", page_icon=":material/history:", layout="wid
 PAGES = [
     st.Page("app_pages/overview.py", title="Overview", icon=":material/dashboard:", default=True),
     st.Page("app_pages/train.py", title="Train", icon=":material/model_training:"),
-    st.Page("app_pages/metrics.py", title="Metrics", icon=":material/monitoring:"),
     st.Page("app_pages/territories.py", title="Territories", icon=":material/animation:"),
+    st.Page("app_pages/metrics.py", title="Metrics", icon=":material/monitoring:"),
     st.Page("app_pages/samples.py", title="Samples", icon=":material/scatter_plot:"),
 ]
 

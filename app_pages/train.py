@@ -33,10 +33,14 @@ st.markdown(f"Method: **{session.METHOD_NAMES[method]}** (choose it in the sideb
 epochs = list(dynamics.epochs)
 first, last = (epochs[0], epochs[-1]) if len(epochs) == 1 else st.select_slider(
     "Epochs", options=epochs, value=(epochs[0], epochs[-1]), key="train_epochs")
+shown = session.view_config()  # the settings last trained: the maps the other pages show
 columns = st.columns(len(FIELDS) + 1)
-changes = {name: column.number_input(label, min_value=low, value=getattr(DEFAULTS, name), step=1, key=f"train_{name}")
+changes = {name: column.number_input(label, min_value=low, value=getattr(shown, name), step=1, key=f"train_{name}",
+                                     help=f"Default: {getattr(DEFAULTS, name)}.")
            for column, (name, (label, low)) in zip(columns, FIELDS.items())}
-changes["device"] = columns[-1].selectbox("Device", DEVICES, index=DEVICES.index(DEFAULTS.device), key="train_device")
+device = shown.device if shown.device in DEVICES else "cuda"  # "cuda:1" -> "cuda"
+changes["device"] = columns[-1].selectbox("Device", DEVICES, index=DEVICES.index(device), key="train_device",
+                                          help=f"Default: {DEFAULTS.device} (a GPU when there is one).")
 
 if st.button("Train", type="primary", key="train_start"):
     try:
@@ -53,7 +57,10 @@ if st.button("Train", type="primary", key="train_start"):
 
 @st.fragment(run_every=0.5)
 def show_job() -> None:
-    job = session.registry().get(st.session_state.get("train_job"))
+    registry = session.registry()
+    job = registry.get(st.session_state.get("train_job"))
+    if job is None or job.key[1] != method:  # e.g. a second tab: the job another session started
+        job = registry.latest_fit(str(dynamics.location), method)
     if job is None:
         st.info("Choose the settings and press **Train**.")
         return

@@ -1,1 +1,8 @@
-"""Dashboard support that is plain Python (no Streamlit), so it can be unit-tested: the job registry."""
+"""What the dashboard's pages share, kept out of the pages so they stay thin (widgets -> core -> render).
+
+- :mod:`app_support.session`: the opened run, the chosen method, epoch and selection (mirrored in the
+  URL), the maps and predictions read from the cache, the server's job registry.
+- :mod:`app_support.jobs`: background fits and figure evaluations, shared by sessions (no Streamlit).
+- :mod:`app_support.player`: the Territories player, a custom component (``player.js``, ``player.css``).
+- :mod:`app_support.figures`: the accuracy and faithfulness figures as tables, charts and verdicts.
+"""

@@ -143,6 +143,8 @@ class Job(_Work):
     """
 
     epochs: dict[int, str]
+    config: VisConfig | None = field(default=None, kw_only=True)
+    created: float = field(default_factory=time.time, kw_only=True)
 
     @property
     def total(self) -> int:
@@ -259,6 +261,14 @@ class JobRegistry:
         with self._lock:
             return self._jobs.get(key) if key is not None else None
 
+    def latest_fit(self, location: str, method: str | None = None) -> Job | None:
+        """The fit of the run at ``location`` (and of ``method``, if given) submitted last, if any: what a
+        new session shows, e.g. a second browser tab opened while the first one trains."""
+        with self._lock:
+            fits = [job for job in self._jobs.values()
+                    if isinstance(job, Job) and job.key[0] == location and method in (None, job.key[1])]
+        return max(fits, key=lambda job: job.created, default=None)
+
     def submit(self, key: JobKey, dynamics: Any, method: str, config: VisConfig, epochs: list[int] | None,
                cache_dir: Any = None) -> Job:
         """The job for ``key``: the existing one if it is queued, running or done, else a new one."""
@@ -268,7 +278,7 @@ class JobRegistry:
                 return job
             last = max(int(e) for e in (epochs or dynamics.epochs))
             chain = [int(e) for e in dynamics.epochs if int(e) <= last] or [last]
-            job = Job(key, {e: "waiting" for e in chain}, _changed=self._bump)
+            job = Job(key, {e: "waiting" for e in chain}, config=config, _changed=self._bump)
             self._jobs[key] = job
             self._pool.submit(job._run, dynamics, method, config, cache_dir)
             return job

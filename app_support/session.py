@@ -76,8 +76,13 @@ def set_epoch(value: int) -> None:
 
 # -- configuration and maps ------------------------------------------------------------------------
 def view_config() -> VisConfig:
-    """The configuration whose maps the pages show: the one last trained in this session, else the default."""
-    return st.session_state.get(CONFIG_KEY) or VisConfig()
+    """The configuration whose maps the pages show: the one last trained in this session, else the one
+    last trained on this server for the opened run (a second tab, a shared link), else the default."""
+    chosen = st.session_state.get(CONFIG_KEY)
+    if chosen is None:
+        latest = registry().latest_fit(str(dynamics().location))
+        chosen = latest.config if latest is not None and latest.config is not None else VisConfig()
+    return chosen
 
 
 def set_view_config(config: VisConfig) -> None:

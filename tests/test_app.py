@@ -130,3 +130,9 @@ def test_train_page_trains_in_the_background_until_done(tmp_path):
 
     config = json.loads(at.session_state["train_job"][3])  # every input reached the job's config
     assert {field: config[field] for field in chosen} == chosen and config["device"] == "cpu"
+
+    # A second tab (a new session) shows the same job and the settings it trained, and starts nothing.
+    other = open_app(page="app_pages/train.py", run=str(run))
+    assert "Done: 3 of 3 epochs" in other.get("progress")[0].proto.text
+    assert {field: other.number_input(key=f"train_{field}").value for field in chosen} == chosen
+    assert other.selectbox(key="train_device").value == "cpu"

@@ -88,3 +88,16 @@ def test_generation_grows_with_every_epoch_and_old_finished_jobs_are_forgotten(d
         assert registry.get(second.key) is second and registry.get(first.key) is None
     finally:
         registry.shutdown()
+
+
+def test_the_latest_fit_of_a_run_is_found_with_its_configuration(dynamics, registry, cache_dir):
+    location = str(dynamics.location)
+    assert registry.latest_fit(location) is None
+    other = TINY.replace(seed=3)
+    first = registry.submit(job_key(dynamics, "proxy", TINY, [1]), dynamics, "proxy", TINY, [1], cache_dir)
+    second = registry.submit(job_key(dynamics, "umap", other, [1]), dynamics, "umap", other, [1], cache_dir)
+
+    assert registry.latest_fit(location) is second and second.config == other
+    assert registry.latest_fit(location, "proxy") is first and first.config == TINY
+    assert registry.latest_fit(location, "al") is None and registry.latest_fit("/elsewhere") is None
+    wait_for(first), wait_for(second)
