@@ -9,7 +9,7 @@ from app_support.jobs import job_key
 from ttv_core.config import DEVICES, VisConfig
 
 DEFAULTS = VisConfig()
-FIELDS = {  # the settings most worth changing here; every other field keeps its default
+FIELDS = {  # the settings most worth changing here; the others stay as last trained (default: the defaults)
     "n_neighbors": ("Neighbours (k)", 2),
     "max_passes": ("Passes, first epoch", 1),  # a cold fit
     "warm_max_passes": ("Passes, later epochs", 1),  # each later epoch is warm-started from the one before
@@ -42,17 +42,32 @@ device = shown.device if shown.device in DEVICES else "cuda"  # "cuda:1" -> "cud
 changes["device"] = columns[-1].selectbox("Device", DEVICES, index=DEVICES.index(device), key="train_device",
                                           help=f"Default: {DEFAULTS.device} (a GPU when there is one).")
 
+try:
+    config = shown.replace(**{name: int(v) if name in FIELDS else v for name, v in changes.items()})
+except ttv_core.TTVError as error:
+    st.error(str(error))
+    st.stop()
+asked = [e for e in epochs if first <= e <= last]
 if st.button("Train", type="primary", key="train_start"):
-    try:
-        config = DEFAULTS.replace(**{name: int(v) if name in FIELDS else v for name, v in changes.items()})
-    except ttv_core.TTVError as error:
-        st.error(str(error))
-        st.stop()
-    asked = [e for e in epochs if first <= e <= last]
     key = job_key(dynamics, method, config, asked)
     session.registry().submit(key, dynamics, method, config, asked)
     session.set_view_config(config)  # the other pages now show these maps
     st.session_state.train_job = key
+
+
+def show_cached() -> None:
+    """Before any job: how much of the asked work the cache already holds for these settings."""
+    chain = [e for e in epochs if e <= last]  # each map is warm-started from the one before
+    cached = sum(e in session.maps(method, config).results_ for e in chain)
+    if cached == len(chain):
+        shown = "" if config == session.view_config() else " Press **Train** to show them on every page."
+        st.success(f"Every map up to epoch {last} is already in the cache with these settings: "
+                   f"nothing to compute.{shown}")
+    elif cached:
+        st.info(f"{cached} of the {len(chain)} maps up to epoch {last} are already in the cache with these settings; "
+                f"**Train** computes the other {len(chain) - cached}.")
+    else:
+        st.info("Choose the settings and press **Train**.")
 
 
 @st.fragment(run_every=0.5)
@@ -62,7 +77,7 @@ def show_job() -> None:
     if job is None or job.key[1] != method:  # e.g. a second tab: the job another session started
         job = registry.latest_fit(str(dynamics.location), method)
     if job is None:
-        st.info("Choose the settings and press **Train**.")
+        show_cached()
         return
     st.progress(job.progress, text=f"{job.status.capitalize()}: {job.completed} of {len(job.epochs)} epochs")
     left, right, stop = st.columns(3)

@@ -64,6 +64,8 @@ def epoch(choices: list[int] | tuple[int, ...] | None = None) -> int:
     try:
         wanted = int(wanted)
     except (TypeError, ValueError):
+        if EPOCH_PARAM in st.query_params and EPOCH_PARAM not in st.session_state:
+            del st.query_params[EPOCH_PARAM]  # a link with a nonsense epoch: not carried on
         return choices[-1]  # no choice yet: the trained classifier
     return wanted if wanted in choices else min(choices, key=lambda e: (abs(e - wanted), e))
 

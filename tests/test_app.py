@@ -136,3 +136,34 @@ def test_train_page_trains_in_the_background_until_done(tmp_path):
     assert "Done: 3 of 3 epochs" in other.get("progress")[0].proto.text
     assert {field: other.number_input(key=f"train_{field}").value for field in chosen} == chosen
     assert other.selectbox(key="train_device").value == "cpu"
+
+
+def test_train_page_settings_the_run_cannot_take_are_an_error_not_a_traceback(tmp_path):
+    import time
+
+    from helpers import make_small_run
+
+    run = make_small_run(tmp_path / "tiny", epochs=(1,), n_train=20, n_test=5)
+    at = open_app(page="app_pages/train.py", run=str(run))
+    at.number_input(key="train_n_neighbors").set_value(500)
+    at.selectbox(key="train_device").set_value("cpu")
+    at.button(key="train_start").click().run()
+    for _ in range(40):
+        if at.error:
+            break
+        time.sleep(0.25)
+        at.run()
+
+    assert not at.exception
+    assert "Failed" in at.get("progress")[0].proto.text
+    assert "n_neighbors" in at.error[0].value
+
+
+def test_train_page_says_which_maps_are_cached_before_training(mapped_run, tmp_path):
+    from helpers import VIEW_CONFIG
+
+    at = open_app(page="app_pages/train.py", view_config=VIEW_CONFIG, run=str(mapped_run), method="umap")
+    assert not at.exception
+    assert "Every map up to epoch 4 is already in the cache" in at.success[0].value
+    at.number_input(key="train_seed").set_value(7).run()  # other settings: other maps
+    assert "press **Train**" in at.info[0].value and not at.success

@@ -54,3 +54,10 @@ def test_a_run_without_maps_points_to_the_train_page(tmp_path):
     assert not at.exception
     assert "no **TrustVis (proxy)** maps yet" in at.info[0].value
     assert not at.get("bidi_component")
+
+
+def test_a_link_with_nonsense_method_and_epoch_opens_the_default_view(mapped_run):
+    at = open_app(PAGE, view_config=VIEW_CONFIG, run=str(mapped_run), method="tsne", epoch="banana")
+    assert not at.exception and not at.error
+    assert at.selectbox(key="method").value == "proxy" and player(at)["epoch"] == 4  # the last epoch
+    assert at.query_params["method"] == "proxy" and "epoch" not in at.query_params  # the link is corrected
