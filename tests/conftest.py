@@ -68,3 +68,13 @@ def mapped_run(small_demo) -> Path:
     for method in ttv_core.METHODS:
         ttv_core.Visualization(dynamics, method, VIEW_CONFIG).fit()
     return small_demo
+
+
+@pytest.fixture()
+def registry():
+    """A job registry of the dashboard's own (not the server's), shut down after the test."""
+    from app_support.jobs import JobRegistry
+
+    registry = JobRegistry()
+    yield registry
+    registry.shutdown()

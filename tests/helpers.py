@@ -1,6 +1,7 @@
 """Small builders shared by tests."""
 
 import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -79,3 +80,11 @@ class GatedStore:
         self.entered.set()
         self.release.wait(10)
         return self.store.get_or_compute(key, compute, **options)
+
+
+def wait_for(job, timeout=30.0):
+    """Poll a background job (``app_support.jobs``) until it is no longer queued or running, or ``timeout``."""
+    deadline = time.time() + timeout
+    while job.active and time.time() < deadline:
+        time.sleep(0.02)
+    return job

@@ -1,12 +1,11 @@
 """Figure jobs, without Streamlit: cached figures at once, the rest in the background, shared, stoppable."""
 
-import time
 
 import pytest
 
 import ttv_core
 from app_support.jobs import FigureJob, JobRegistry, cached_figures, figure_key, job_key, time_left
-from helpers import GatedStore, make_small_run
+from helpers import GatedStore, make_small_run, wait_for
 from ttv_core.config import VisConfig
 from ttv_core.visualize import Visualization
 
@@ -25,20 +24,6 @@ def maps(dynamics, cache_dir):
     """The proxy maps of every epoch in a fresh cache, read back as a page reads them (no figures yet)."""
     Visualization(dynamics, "proxy", TINY, cache_dir).fit()
     return Visualization(dynamics, "proxy", TINY, cache_dir).fit(compute=False)
-
-
-@pytest.fixture()
-def registry():
-    registry = JobRegistry()
-    yield registry
-    registry.shutdown()
-
-
-def wait_for(job, timeout=30.0):
-    deadline = time.time() + timeout
-    while job.active and time.time() < deadline:
-        time.sleep(0.02)
-    return job
 
 
 def test_a_job_evaluates_every_mapped_epoch_then_the_run(maps, registry):

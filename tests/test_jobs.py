@@ -6,7 +6,7 @@ import pytest
 
 import ttv_core
 from app_support.jobs import JobRegistry, job_key
-from helpers import make_small_run
+from helpers import make_small_run, wait_for
 from ttv_core.config import VisConfig
 
 TINY = VisConfig(hidden=32, n_hidden_layers=2, max_passes=2, layout_epochs=20, warm_max_passes=2, resolution=24,
@@ -18,20 +18,6 @@ SLOW = TINY.replace(max_passes=500, layout_epochs=2000, patience=1000)  # long e
 def dynamics(tmp_path_factory):
     return ttv_core.load_dynamics(make_small_run(tmp_path_factory.mktemp("runs") / "tiny", epochs=(1, 2, 3, 4),
                                                  n_train=60, n_test=20))
-
-
-@pytest.fixture()
-def registry():
-    registry = JobRegistry()
-    yield registry
-    registry.shutdown()
-
-
-def wait_for(job, timeout=30.0):
-    deadline = time.time() + timeout
-    while job.active and time.time() < deadline:
-        time.sleep(0.05)
-    return job
 
 
 def test_same_key_shares_one_job(dynamics, registry, cache_dir):
