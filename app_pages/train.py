@@ -31,8 +31,11 @@ method = session.method()
 st.title("Train")
 st.markdown(f"Method: **{session.METHOD_NAMES[method]}** (choose it in the sidebar; every page shows its maps).")
 epochs = list(dynamics.epochs)
-first, last = (epochs[0], epochs[-1]) if len(epochs) == 1 else st.select_slider(
-    "Epochs", options=epochs, value=(epochs[0], epochs[-1]), key="train_epochs")
+# No lower end: each map is warm-started from the epoch before's, so the maps up to `last` are all needed.
+last = epochs[-1] if len(epochs) == 1 else st.select_slider(
+    "Train up to epoch", options=epochs, value=epochs[-1], key="train_epochs",
+    help="Each epoch's map starts from the one before, so that the dots move only as much as the classifier's "
+    "representations do: the maps of every epoch up to this one are computed (those in the cache are read).")
 shown = session.view_config()  # the settings last trained: the maps the other pages show
 columns = st.columns(len(FIELDS) + 1)
 changes = {name: column.number_input(label, min_value=low, value=getattr(shown, name), step=1, key=f"train_{name}",
@@ -47,7 +50,7 @@ try:
 except ttv_core.TTVError as error:
     st.error(str(error))
     st.stop()
-asked = [e for e in epochs if first <= e <= last]
+asked = [e for e in epochs if e <= last]
 if st.button("Train", type="primary", key="train_start"):
     key = job_key(dynamics, method, config, asked)
     session.registry().submit(key, dynamics, method, config, asked)

@@ -14,6 +14,9 @@ asking for the same work share one job instead of doing it twice. Two kinds:
 
 from __future__ import annotations
 
+import ast
+import functools
+import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -219,6 +222,28 @@ def time_left(jobs: list[_Work]) -> float | None:
     return sum(job.eta if job.seconds else overall * (job.total - job.completed) for job in jobs if job.active)
 
 
+# CPython before 3.11.8 and 3.12.2 counts the AST constructor's recursion depth in global state, so two
+# threads in ``ast.parse`` at once can fail with "SystemError: AST constructor recursion depth mismatch"
+# (python/cpython#106905). With jobs that happens: numba parses every function it compiles (umap-learn,
+# pynndescent) while Streamlit parses a page script for its first run.
+AST_PARSE_RACES = sys.version_info < (3, 11, 8) or (3, 12) <= sys.version_info < (3, 12, 2)
+
+
+def serialize_ast_parse() -> None:
+    """On those versions, let one thread at a time into ``ast.parse`` (idempotent, process-wide)."""
+    if not AST_PARSE_RACES or getattr(ast.parse, "_ttv_serialized", False):
+        return
+    parse, lock = ast.parse, threading.RLock()  # re-entrant: a finalizer run by the GC mid-parse may parse too
+
+    @functools.wraps(parse)
+    def serialized(*args: Any, **kwargs: Any) -> Any:
+        with lock:
+            return parse(*args, **kwargs)
+
+    serialized._ttv_serialized = True
+    ast.parse = serialized
+
+
 class JobRegistry:
     """Process-wide jobs by key: fits one at a time on a worker thread, evaluations on another.
 
@@ -228,6 +253,7 @@ class JobRegistry:
     """
 
     def __init__(self, max_workers: int = 1, keep_finished: int = 32) -> None:
+        serialize_ast_parse()  # before any worker thread exists
         self._pool = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="ttv-job")
         self._figure_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ttv-figures")
         self._lock = threading.Lock()

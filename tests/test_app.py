@@ -167,3 +167,21 @@ def test_train_page_says_which_maps_are_cached_before_training(mapped_run, tmp_p
     assert "Every map up to epoch 4 is already in the cache" in at.success[0].value
     at.number_input(key="train_seed").set_value(7).run()  # other settings: other maps
     assert "press **Train**" in at.info[0].value and not at.success
+
+
+def test_train_page_trains_the_maps_up_to_the_chosen_epoch(tmp_path):
+    import time
+
+    from helpers import VIEW_CONFIG, make_small_run
+
+    run = make_small_run(tmp_path / "tiny", epochs=(1, 2, 3, 4), n_train=60, n_test=20)
+    at = open_app(page="app_pages/train.py", view_config=VIEW_CONFIG, run=str(run))
+    at.select_slider(key="train_epochs").set_value(2)
+    at.button(key="train_start").click().run()
+    for _ in range(60):
+        if "Done" in at.get("progress")[0].proto.text:
+            break
+        time.sleep(0.5)
+        at.run()
+    assert "Done: 2 of 2 epochs" in at.get("progress")[0].proto.text
+    assert list(at.dataframe[0].value["epoch"]) == [1, 2]

@@ -108,7 +108,7 @@ def test_train_the_demo_then_play_its_territories(server, page, tmp_path):
         field.fill(str(value))
         field.press("Enter")
         browser.wait_until_idle(page)
-    upper = page.get_by_role("slider").nth(1)  # the "Epochs" range's upper end, 20
+    upper = page.get_by_role("slider").first  # "Train up to epoch", 20
     upper.focus()
     for _ in range(20 - EPOCHS):
         upper.press("ArrowLeft")

@@ -87,3 +87,41 @@ def test_the_latest_fit_of_a_run_is_found_with_its_configuration(dynamics, regis
     assert registry.latest_fit(location, "proxy") is first and first.config == TINY
     assert registry.latest_fit(location, "al") is None and registry.latest_fit("/elsewhere") is None
     wait_for(first), wait_for(second)
+
+
+def test_ast_parse_is_safe_while_jobs_run_in_threads():
+    """CPython 3.11.7's race (python/cpython#106905), provoked: two threads parse while the GC runs a
+    finalizer that switches threads mid-parse. With the registry's guard no parse fails."""
+    import ast
+    import sys
+    import threading
+    from pathlib import Path
+
+    JobRegistry().shutdown()  # a registry installs the guard where the interpreter needs it
+    source = Path(__file__).read_text()
+    errors, switch = [], sys.getswitchinterval()
+
+    class Cycle:
+        def __del__(self):
+            time.sleep(0)  # lets the other thread run
+
+    def parse_often():
+        for _ in range(150):
+            cycle = Cycle()
+            cycle.me = cycle  # collected by whichever thread's allocation triggers the GC
+            try:
+                ast.parse(source)
+            except SystemError as error:
+                errors.append(str(error))
+                return
+
+    sys.setswitchinterval(1e-6)
+    try:
+        threads = [threading.Thread(target=parse_often) for _ in range(2)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        sys.setswitchinterval(switch)
+    assert errors == []
