@@ -73,6 +73,9 @@ data = player_data(
     thumbnails=thumbnails(str(dynamics.location), tuple(samples), dynamics) if dynamics.has_thumbnails else None,
 )
 show_player(data, key="territory_player", on_epoch=session.set_epoch, on_selection=session.set_selection)
+if method == "umap":
+    st.caption("The UMAP baseline draws no territories: it cannot take a point of the canvas back to the "
+               "classifier's space. Choose a TrustVis method in the sidebar to see them.")
 legend(list(dynamics.classes))
 if maps.missing_:
     st.caption(f"Epochs {maps.missing_[0]}–{maps.missing_[-1]} have no map yet; train them on the Train page.")

@@ -57,7 +57,7 @@ def cached_figures(visualization: Visualization) -> dict[int, dict[str, Any] | N
 
 @dataclass
 class _Work:
-    """What every job shares: its key, a status, timing, a stop flag and the registry's generation bump.
+    """What every job shares: its key, a status, timing, a stop flag and a callback to the registry.
 
     Fields are written by the worker thread only and read by pages; reads need no lock.
     """
@@ -247,8 +247,9 @@ def serialize_ast_parse() -> None:
 class JobRegistry:
     """Process-wide jobs by key: fits one at a time on a worker thread, evaluations on another.
 
-    ``generation`` grows whenever a job finishes an epoch or ends, so views that read the cache know
-    when to read it again. Finished jobs are kept for their pages to show, at most ``keep_finished``
+    ``generation`` grows whenever a fit stores an epoch's map or ends, so views that read the maps
+    know when to read them again (figures, which no view reads from the cache while a job has them,
+    leave it alone: the Territories page need not redraw for them). Finished jobs are kept for their pages to show, at most ``keep_finished``
     of each kind (the oldest go first); their results stay in the cache either way.
     """
 
@@ -264,6 +265,10 @@ class JobRegistry:
     def _bump(self) -> None:
         with self._lock:
             self.generation += 1
+            self._evict()
+
+    def _forget(self) -> None:
+        with self._lock:
             self._evict()
 
     def _evict(self) -> None:
@@ -317,7 +322,7 @@ class JobRegistry:
             job = self._jobs.get(key)
             if job is not None and job.status in FIGURE_REUSABLE:
                 return job
-            job = FigureJob(key, cached_figures(visualization), _changed=self._bump)
+            job = FigureJob(key, cached_figures(visualization), _changed=self._forget)
             self._jobs[key] = job
             self._figure_pool.submit(job._run, visualization)
             return job

@@ -61,3 +61,9 @@ def test_a_link_with_nonsense_method_and_epoch_opens_the_default_view(mapped_run
     assert not at.exception and not at.error
     assert at.selectbox(key="method").value == "proxy" and player(at)["epoch"] == 4  # the last epoch
     assert at.query_params["method"] == "proxy" and "epoch" not in at.query_params  # the link is corrected
+
+
+def test_the_umap_baseline_says_why_it_has_no_territories(mapped_run):
+    at = open_app(PAGE, view_config=VIEW_CONFIG, run=str(mapped_run), method="umap")
+    assert not at.exception and player(at)["epochs"] == [1, 2, 3, 4]
+    assert any("draws no territories" in caption.value for caption in at.caption)

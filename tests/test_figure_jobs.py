@@ -112,7 +112,7 @@ def test_generation_and_busy_follow_the_jobs_and_fits_outlive_figure_jobs(maps, 
         fit = wait_for(registry.submit(job_key(dynamics, "proxy", TINY, [1]), dynamics, "proxy", TINY, [1], cache_dir))
         before = registry.generation
         wait_for(registry.evaluate(maps))
-        assert registry.generation >= before + 4  # three epochs and the end
+        assert registry.generation == before  # figures change no map: views of the maps need no redraw
         shorter = Visualization(dynamics, "proxy", TINY, cache_dir).fit([2], compute=False)
         wait_for(registry.evaluate(shorter))
         assert registry.get(figure_key(maps)) is None  # the older figure job is forgotten...
