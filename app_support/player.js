@@ -7,9 +7,10 @@
 // plus the selection for large ones) and shows its details.
 //
 // Python -> JS (data): epochs, frames (data URLs), frames_id, size, epoch, points {...}, points_id,
-//   selected (positions in points), selection_id, classes, palette.
+//   selected (positions in points), selection_id, classes, palette. frames / points are null when
+//   the player said it holds those ids already (every rerun sends the data again: this keeps it small).
 // JS -> Python (state): "epoch" when playback pauses or the slider is released; "selection" as a
-//   list of "split:index" strings after a click or a box.
+//   list of "split:index" strings after a click or a box; "held", the frames_id and points_id it holds.
 // The DOM contract used by the browser test and the benchmark: canvas.ttv-frame with data-epoch,
 // data-frames (frames drawn so far) and data-ready="1" once every frame is decoded;
 // button.ttv-play ("Play" / "Pause"), input.ttv-epoch-slider, select.ttv-speed, .ttv-epoch.
@@ -73,13 +74,14 @@ class Player {
       this.canvas.width = size;
       this.canvas.height = size;
     }
-    if (this.framesId !== data.frames_id) this.loadFrames(data);
-    if (this.pointsId !== data.points_id) {
+    if (data.frames && this.framesId !== data.frames_id) this.loadFrames(data);
+    if (data.points && this.pointsId !== data.points_id) {
       this.pointsId = data.points_id;
       const p = data.points;
       this.points = { ...p, xy: decode(p.xy, Uint16Array), predicted: decode(p.predicted, Uint8Array),
         confidence: decode(p.confidence, Uint8Array) };
     }
+    this.reportHeld();
     if (this.selectionId !== data.selection_id) {
       this.selectionId = data.selection_id;
       this.selected = new Set(data.selected);
@@ -97,6 +99,17 @@ class Player {
     }
     this.at = Math.min(this.at, data.epochs.length - 1);
     this.draw();
+  }
+
+  // Tell Python which frames and points this player holds, so that it stops sending them (and sends
+  // them again if this player lost them, e.g. when it was mounted anew).
+  reportHeld() {
+    const held = { frames: this.framesId ?? null, points: this.pointsId ?? null };
+    const text = JSON.stringify(held);
+    if (text !== this.heldReported) {
+      this.heldReported = text;
+      this.send("held", held);
+    }
   }
 
   loadFrames(data) {

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 from pathlib import Path
 from typing import Any, Callable
 
@@ -104,7 +105,7 @@ def player_data(*, epochs: list[int], frames: list[bytes], embeddings: dict[int,
         "frames": frame_urls,
         "frames_id": hashlib.sha256("".join(frame_urls).encode()).hexdigest()[:16],
         "points": points,
-        "points_id": hashlib.sha256(repr((points["index"], points["split"], points["xy"])).encode()).hexdigest()[:16],
+        "points_id": hashlib.sha256(json.dumps(points, sort_keys=True).encode()).hexdigest()[:16],
         "selected": sorted(chosen),
         "selection_id": hashlib.sha256(repr(sorted(chosen)).encode()).hexdigest()[:16],
         "size": int(size),
@@ -113,6 +114,18 @@ def player_data(*, epochs: list[int], frames: list[bytes], embeddings: dict[int,
         "classes": list(classes),
         "palette": ["#%02x%02x%02x" % tuple(int(v) for v in rgb) for rgb in palette(len(classes))],
     }
+
+
+def without_held(data: dict[str, Any], held: dict[str, Any] | None) -> dict[str, Any]:
+    """``data`` less the frames and points the browser already holds (``held``: the player's report,
+    ``{"frames": frames_id, "points": points_id}``). Every rerun sends the component's data again;
+    without this an epoch switch on the demo re-sent 2.3 MB, and a run of 200 epochs would send tens."""
+    held = held or {}
+    trimmed = dict(data)
+    for part in ("frames", "points"):
+        if held.get(part) == data[f"{part}_id"]:
+            trimmed[part] = None
+    return trimmed
 
 
 def parse_selection(values: list[str] | None) -> dict[str, list[int]]:
@@ -137,5 +150,6 @@ def show_player(data: dict[str, Any], *, key: str, on_epoch: Callable[[int], Non
     def selection_changed() -> None:
         on_selection(parse_selection(getattr(st.session_state[key], "selection", None)))
 
-    _component(key=key, data=data, default={"epoch": data["epoch"], "selection": None},
-               on_epoch_change=epoch_changed, on_selection_change=selection_changed)
+    held = getattr(st.session_state.get(key), "held", None)  # what the player reported holding after the last run
+    _component(key=key, data=without_held(data, held), default={"epoch": data["epoch"], "selection": None, "held": None},
+               on_epoch_change=epoch_changed, on_selection_change=selection_changed, on_held_change=lambda: None)

@@ -9,7 +9,8 @@ on a 20,000-sample run, on 2 cores):
   highest value, median of 1-second windows;
 - epoch switch: from moving the epoch slider (value set, ``input`` and ``change`` fired) until the new
   epoch's frame is painted (``data-epoch`` shows it, then two animation frames), median of switches;
-  and until the app's rerun (the player reports the epoch to Python) has come back and been applied.
+  and until the app's rerun (the player reports the epoch to Python) has come back and been applied,
+  with the kilobytes that rerun sent to the browser (the frames and points are not sent again).
 
 Runs: (a) the built-in demo (1,437 + 360 samples, 20 epochs) and (b) a synthetic 20,000-sample run
 (10 Gaussian classes in 64-D drifting apart over 10 epochs, a nearest-centre linear head per epoch,
@@ -146,20 +147,24 @@ def playback_fps(page, seconds: float) -> tuple[float, list[float]]:
     return statistics.median(windows), windows
 
 
-def epoch_switches(page, epochs: list[int], switches: int) -> tuple[float, float | None]:
-    """Median ms until the new frame is painted, and until the app's rerun has come back."""
+def epoch_switches(page, epochs: list[int], switches: int,
+                   received: list[int]) -> tuple[float, float | None, float]:
+    """Median ms until the new frame is painted, until the app's rerun has come back, and KB the
+    browser received for the switch (``received``: sizes of the websocket messages, appended by a listener)."""
     canvas = page.locator(browser.FRAME)
     rng = np.random.default_rng(0)
-    painted, settled = [], []
+    painted, settled, kilobytes = [], [], []
     for _ in range(switches):
         current = browser.frame_state(page)["epoch"]
         index = int(rng.choice([i for i, e in enumerate(epochs) if e != current]))
+        received.clear()
         frame_ms, rerun_ms = canvas.evaluate(_SWITCH, [index, epochs[index], 15_000])
         painted.append(frame_ms)
         if rerun_ms is not None:
             settled.append(rerun_ms)
         browser.wait_until_idle(page)
-    return statistics.median(painted), statistics.median(settled) if settled else None
+        kilobytes.append(sum(received) / 1000)
+    return statistics.median(painted), statistics.median(settled) if settled else None, statistics.median(kilobytes)
 
 
 def main() -> int:
@@ -180,24 +185,26 @@ def main() -> int:
     rows = []
     with browser.streamlit_server(cache) as server, browser.chromium() as page:
         page.set_default_timeout(120_000)
+        received: list[int] = []
+        page.on("websocket", lambda socket: socket.on("framereceived", lambda message: received.append(len(message))))
         for name, (run, samples, epochs) in prepared.items():
             query = urllib.parse.urlencode({"run": "demo" if name == "demo" else str(run), "method": "proxy"})
             url = f"{server.url}/territories?{query}"
             first = open_player(page, url)
             again = open_player(page, url)  # a new session: frames come from the cache
             fps, windows = playback_fps(page, args.seconds)
-            frame_ms, rerun_ms = epoch_switches(page, epochs, args.switches)
-            rows.append((name, samples, len(epochs), first, again, fps, frame_ms, rerun_ms))
+            frame_ms, rerun_ms, rerun_kb = epoch_switches(page, epochs, args.switches, received)
+            rows.append((name, samples, len(epochs), first, again, fps, frame_ms, rerun_ms, rerun_kb))
             print(f"{name}: fps windows {' '.join(f'{w:.1f}' for w in windows)}", flush=True)
 
     print(f"\n{'run':<10} {'samples':>8} {'epochs':>6} {'load s':>7} {'again s':>7} {'fps':>6} {'target':>6} "
-          f"{'fps/target':>10} {'switch ms':>9} {'rerun ms':>8}")
+          f"{'fps/target':>10} {'switch ms':>9} {'rerun ms':>8} {'rerun KB':>8}")
     verdicts = []
-    for name, samples, n_epochs, first, again, fps, frame_ms, rerun_ms in rows:
+    for name, samples, n_epochs, first, again, fps, frame_ms, rerun_ms, rerun_kb in rows:
         target = TARGET_FPS[name]
         rerun = f"{rerun_ms:8.0f}" if rerun_ms is not None else f"{'none':>8}"
         print(f"{name:<10} {samples:>8,} {n_epochs:>6} {first:>7.1f} {again:>7.1f} {fps:>6.1f} {target:>6.1f} "
-              f"{fps / target:>10.2f} {frame_ms:>9.0f} {rerun}")
+              f"{fps / target:>10.2f} {frame_ms:>9.0f} {rerun} {rerun_kb:>8.0f}")
         verdicts.append((f"{name}: playback >= {target:g} fps: {fps:.1f}", fps >= target))
     for text, ok in verdicts:
         print(f"{'PASS' if ok else 'FAIL'} {text}")

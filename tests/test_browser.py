@@ -99,6 +99,8 @@ def test_frame_check_rejects_a_blank_or_flat_frame():
 
 def test_train_the_demo_then_play_its_territories(server, page, tmp_path):
     started = time.perf_counter()
+    received = []  # sizes of the websocket messages the browser gets
+    page.on("websocket", lambda socket: socket.on("framereceived", lambda message: received.append(len(message))))
     page.goto(f"{server.url}/train")
     train_button = page.get_by_role("button", name="Train", exact=True)
     train_button.wait_for()  # the demo opened
@@ -137,10 +139,14 @@ def test_train_the_demo_then_play_its_territories(server, page, tmp_path):
     play.click()
     page.wait_for_function("button => button.textContent === 'Pause'", arg=play.element_handle())
     page.locator(f'{browser.FRAME}:not([data-epoch="{EPOCHS}"])').wait_for(state="attached")
+    received.clear()
     play.click()  # pause, so the screenshot shows one settled frame
     assert play.inner_text() == "Play"
     after = browser.frame_state(page)
     assert after["epoch"] in range(1, EPOCHS) and after["frames"] > before["frames"]
+    page.wait_for_url(re.compile(rf"[?&]epoch={after['epoch']}(&|$)"))  # the pause reached Python: a rerun
+    browser.wait_until_idle(page)
+    assert sum(received) < 100_000, f"the rerun re-sent {sum(received):,} bytes: frames the player holds?"
     played = frame_shot(page, tmp_path / f"epoch-{after['epoch']}.png")
 
     assert played.shape[0] >= 300 and played.shape == last_epoch.shape

@@ -5,7 +5,8 @@ import base64
 import numpy as np
 
 import ttv_core
-from app_support.player import (NO_POSITION, interactive_samples, parse_selection, pixel_positions, player_data)
+from app_support.player import (NO_POSITION, interactive_samples, parse_selection, pixel_positions, player_data,
+                                without_held)
 from ttv_core.predictions import prediction_history
 from ttv_core.territory import Extent
 
@@ -55,3 +56,11 @@ def test_player_data_packs_positions_predictions_and_selection(small_demo):
 def test_selection_from_the_browser_is_parsed_and_junk_dropped():
     assert parse_selection(["train:3", "test:10", "train:x", "valid:1", "oops"]) == {"train": [3], "test": [10]}
     assert parse_selection(None) == {"train": [], "test": []}
+
+
+def test_what_the_browser_holds_is_not_sent_again():
+    data = {"frames": ["data:a"], "frames_id": "f1", "points": {"n": 1}, "points_id": "p1", "epoch": 3}
+    assert without_held(data, None) == data  # a new player gets everything
+    assert without_held(data, {"frames": "f1", "points": "p1"}) == {**data, "frames": None, "points": None}
+    assert without_held(data, {"frames": "f0", "points": "p1"}) == {**data, "points": None}  # new frames (recoloured)
+    assert data["frames"] == ["data:a"]  # the caller's data is left alone
