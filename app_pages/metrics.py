@@ -165,6 +165,7 @@ splits = ["train", "test"] if dynamics.n_test else ["train"]
 left, right = st.columns([3, 1])
 with left:
     chosen_epoch = epoch_picker(run_epochs)
-chosen_split = right.radio("Samples", splits, format_func=figures.SAMPLE_NAMES.get, horizontal=True, key=SPLIT_KEY)
+chosen_split = right.radio("Samples", splits, format_func=figures.SAMPLE_NAMES.get, horizontal=True, key=SPLIT_KEY,
+                           persist_state="session")
 busy = session.registry().busy
 st.fragment(show_figures, run_every=POLL_SECONDS if busy else None)(chosen_epoch, chosen_split, run_epochs, busy)

@@ -127,16 +127,17 @@ def query_section() -> None:
     label, predicted, splits = st.columns(3)
     classes = list(range(dynamics.n_classes))
     chosen_labels = label.multiselect("Label", classes, format_func=names.__getitem__, key="samples_labels",
-                                      placeholder="Any label")
+                                      persist_state="session", placeholder="Any label")
     chosen_predicted = predicted.multiselect(f"Prediction at epoch {epoch}", classes, format_func=names.__getitem__,
-                                             key="samples_predicted", placeholder="Any prediction")
+                                             key="samples_predicted", persist_state="session",
+                                             placeholder="Any prediction")
     chosen_splits = splits.multiselect("Split", session.SPLITS, default=list(session.SPLITS),
-                                       format_func=SPLIT_NAMES.get, key="samples_splits")
+                                       format_func=SPLIT_NAMES.get, key="samples_splits", persist_state="session")
     confidence, flip = st.columns(2)
     low_high = confidence.slider(f"Confidence at epoch {epoch} (top-class probability)", 0.0, 1.0, (0.0, 1.0),
-                                 step=0.01, key="samples_confidence")
+                                 step=0.01, key="samples_confidence", persist_state="session")
     flipped = flip.radio("Prediction since the epoch before", list(FLIP_CHOICES), format_func=FLIP_CHOICES.get,
-                         horizontal=True, key="samples_flipped")
+                         horizontal=True, key="samples_flipped", persist_state="session")
     try:
         found = {split: samples.query(predictions[split], epoch, labels=chosen_labels, predicted=chosen_predicted,
                                       confidence=low_high, flipped_only=flipped) for split in chosen_splits}
@@ -160,11 +161,11 @@ def inspector_section() -> None:
     st.subheader("Inspect a sample")
     split_column, index_column, k_column = st.columns(3)
     split = split_column.radio("Split", session.SPLITS, format_func=SPLIT_NAMES.get, horizontal=True,
-                               key="samples_split")
-    index = index_column.number_input("Sample", min_value=0, step=1, key="samples_index",
+                               key="samples_split", persist_state="session")
+    index = index_column.number_input("Sample", min_value=0, step=1, key="samples_index", persist_state="session",
                                       help="Its position in the split, as in the tables.")
     k = k_column.number_input("Neighbours (k)", min_value=1, value=session.view_config().n_neighbors, step=1,
-                              key="samples_k")
+                              key="samples_k", persist_state="session")
     try:
         story = samples.history_of(predictions[split], int(index))
     except ttv_core.TTVError as error:
@@ -249,9 +250,10 @@ def events_section() -> None:
     st.subheader(f"Events at epoch {epoch}")
     change, z = st.columns(2)
     threshold = change.number_input("Label probability change of at least", min_value=0.01, max_value=1.0,
-                                    value=samples.CONFIDENCE_CHANGE, step=0.05, key="samples_change")
+                                    value=samples.CONFIDENCE_CHANGE, step=0.05, key="samples_change",
+                                    persist_state="session")
     movement = z.number_input("Movement above (robust z-score)", min_value=0.0, value=samples.MOVEMENT_Z, step=0.5,
-                              key="samples_z",
+                              key="samples_z", persist_state="session",
                               help="Median/MAD z-score of the 2-D distance moved since the epoch before.")
     found = {split: samples.events(predictions[split], positions_by_split[split], epoch,
                                    confidence_change=threshold, movement_z=movement) for split in session.SPLITS}
@@ -284,11 +286,11 @@ def data_map_section() -> None:
                "the model believes another class: candidates to check, not verdicts.")
     split_column, window_column = st.columns(2)
     split = split_column.radio("Split", session.SPLITS, format_func=SPLIT_NAMES.get, horizontal=True,
-                               key="samples_map_split")
+                               key="samples_map_split", persist_state="session")
     epochs, window = list(dynamics.epochs), samples.settled_epochs(dynamics.epochs)
     if len(epochs) > 1:
         window = window_column.select_slider(
-            "Epochs summarised", options=epochs, value=window, key="samples_map_epochs",
+            "Epochs summarised", options=epochs, value=window, key="samples_map_epochs", persist_state="session",
             help="By default the later half: early epochs, where a model trained from scratch is still learning "
             "everything, make every sample look variable.")
     result = data_maps(*run_key, tuple(window), predictions)[split]

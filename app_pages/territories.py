@@ -47,10 +47,11 @@ if not maps.results_:
 epochs = sorted(maps.results_)
 colour, shown, overlay = st.columns([1, 1, 1])
 colour_by = colour.segmented_control("Colour dots by", list(COLOUR_NAMES), format_func=COLOUR_NAMES.get,
-                                     default="label", key="territory_colour") or "label"
+                                     default="label", key="territory_colour", persist_state="session") or "label"
 splits = shown.pills("Show", list(SPLIT_NAMES), format_func=SPLIT_NAMES.get, selection_mode="multi",
-                     default=list(SPLIT_NAMES), key="territory_splits")
-trust_map = overlay.toggle("Trust map", key="territory_trust", disabled=method != "al",
+                     default=list(SPLIT_NAMES), key="territory_splits", persist_state="session")
+trust_map = overlay.toggle("Trust map", key="territory_trust", persist_state="session",
+                           disabled=method != "al",
                            help="Hatch the places where the map's territory cannot be trusted: a point decoded there and "
                            "mapped back lands in another class. Active learning (method al) computes it.")
 style = FrameStyle(colour_by=colour_by, splits=tuple(s for s in SPLIT_NAMES if s in splits), trust_map=trust_map)

@@ -33,16 +33,17 @@ st.markdown(f"Method: **{session.METHOD_NAMES[method]}** (choose it in the sideb
 epochs = list(dynamics.epochs)
 # No lower end: each map is warm-started from the epoch before's, so the maps up to `last` are all needed.
 last = epochs[-1] if len(epochs) == 1 else st.select_slider(
-    "Train up to epoch", options=epochs, value=epochs[-1], key="train_epochs",
+    "Train up to epoch", options=epochs, value=epochs[-1], key="train_epochs", persist_state="session",
     help="Each epoch's map starts from the one before, so that the dots move only as much as the classifier's "
     "representations do: the maps of every epoch up to this one are computed (those in the cache are read).")
 shown = session.view_config()  # the settings last trained: the maps the other pages show
 columns = st.columns(len(FIELDS) + 1)
 changes = {name: column.number_input(label, min_value=low, value=getattr(shown, name), step=1, key=f"train_{name}",
-                                     help=f"Default: {getattr(DEFAULTS, name)}.")
+                                     persist_state="session", help=f"Default: {getattr(DEFAULTS, name)}.")
            for column, (name, (label, low)) in zip(columns, FIELDS.items())}
 device = shown.device if shown.device in DEVICES else "cuda"  # "cuda:1" -> "cuda"
 changes["device"] = columns[-1].selectbox("Device", DEVICES, index=DEVICES.index(device), key="train_device",
+                                          persist_state="session",
                                           help=f"Default: {DEFAULTS.device} (a GPU when there is one).")
 
 try:

@@ -249,8 +249,9 @@ class JobRegistry:
 
     ``generation`` grows whenever a fit stores an epoch's map or ends, so views that read the maps
     know when to read them again (figures, which no view reads from the cache while a job has them,
-    leave it alone: the Territories page need not redraw for them). Finished jobs are kept for their pages to show, at most ``keep_finished``
-    of each kind (the oldest go first); their results stay in the cache either way.
+    leave it alone: the Territories page need not redraw for them). Finished jobs are kept for their
+    pages to show, at most ``keep_finished`` of each kind (the oldest go first); their results stay in
+    the cache either way.
     """
 
     def __init__(self, max_workers: int = 1, keep_finished: int = 32) -> None:

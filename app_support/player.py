@@ -151,5 +151,6 @@ def show_player(data: dict[str, Any], *, key: str, on_epoch: Callable[[int], Non
         on_selection(parse_selection(getattr(st.session_state[key], "selection", None)))
 
     held = getattr(st.session_state.get(key), "held", None)  # what the player reported holding after the last run
-    _component(key=key, data=without_held(data, held), default={"epoch": data["epoch"], "selection": None, "held": None},
+    _component(key=key, data=without_held(data, held),
+               default={"epoch": data["epoch"], "selection": None, "held": None},
                on_epoch_change=epoch_changed, on_selection_change=selection_changed, on_held_change=lambda: None)

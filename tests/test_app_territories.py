@@ -67,3 +67,11 @@ def test_the_umap_baseline_says_why_it_has_no_territories(mapped_run):
     at = open_app(PAGE, view_config=VIEW_CONFIG, run=str(mapped_run), method="umap")
     assert not at.exception and player(at)["epochs"] == [1, 2, 3, 4]
     assert any("draws no territories" in caption.value for caption in at.caption)
+
+
+def test_the_view_settings_survive_a_visit_to_another_page(mapped_run):
+    at = open_app(PAGE, view_config=VIEW_CONFIG, run=str(mapped_run))
+    at.button_group(key="territory_colour").set_value("prediction").run()
+    at.switch_page("app_pages/samples.py").run()
+    at.switch_page(PAGE).run()
+    assert not at.exception and at.button_group(key="territory_colour").value == "prediction"
