@@ -1,5 +1,7 @@
 """Territories: the classifier's decision territories and every sample, played epoch by epoch."""
 
+import html
+
 import streamlit as st
 
 from app_support import session
@@ -21,7 +23,7 @@ def thumbnails(location: str, samples: tuple[tuple[str, int], ...], _dynamics) -
 def legend(classes: list[str]) -> None:
     swatches = "".join(
         f'<span style="white-space:nowrap;margin-right:12px"><span style="display:inline-block;width:11px;'
-        f'height:11px;border-radius:2px;background:rgb{tuple(int(v) for v in rgb)};margin-right:4px"></span>{name}</span>'
+        f'height:11px;border-radius:2px;background:rgb{tuple(int(v) for v in rgb)};margin-right:4px"></span>{html.escape(str(name))}</span>'
         for name, rgb in zip(classes, palette(len(classes))))
     st.html(f'<div style="font-size:13px;line-height:1.9">{swatches}</div>')
     st.caption("A ringed dot is misclassified: fill and ring show its label and its prediction. Test samples have a "

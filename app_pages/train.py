@@ -51,7 +51,7 @@ try:
 except ttv_core.TTVError as error:
     st.error(str(error))
     st.stop()
-asked = [e for e in epochs if e <= last]
+asked = [e for e in epochs if e <= last]  # the whole chain: each map starts from the one before
 if st.button("Train", type="primary", key="train_start"):
     key = job_key(dynamics, method, config, asked)
     session.registry().submit(key, dynamics, method, config, asked)
@@ -61,15 +61,18 @@ if st.button("Train", type="primary", key="train_start"):
 
 def show_cached() -> None:
     """Before any job: how much of the asked work the cache already holds for these settings."""
-    chain = [e for e in epochs if e <= last]  # each map is warm-started from the one before
-    cached = sum(e in session.maps(method, config).results_ for e in chain)
-    if cached == len(chain):
-        shown = "" if config == session.view_config() else " Press **Train** to show them on every page."
+    try:
+        cached = sum(e in session.maps(method, config).results_ for e in asked)
+    except ttv_core.TTVError as error:  # settings this run cannot take (too many neighbours for its samples)
+        st.error(str(error))  # shown here too: a poll of this fragment runs outside the router's guard
+        return
+    if cached == len(asked):
+        hint = "" if config == session.view_config() else " Press **Train** to show them on every page."
         st.success(f"Every map up to epoch {last} is already in the cache with these settings: "
-                   f"nothing to compute.{shown}")
+                   f"nothing to compute.{hint}")
     elif cached:
-        st.info(f"{cached} of the {len(chain)} maps up to epoch {last} are already in the cache with these settings; "
-                f"**Train** computes the other {len(chain) - cached}.")
+        st.info(f"{cached} of the {len(asked)} maps up to epoch {last} are already in the cache with these settings; "
+                f"**Train** computes the other {len(asked) - cached}.")
     else:
         st.info("Choose the settings and press **Train**.")
 

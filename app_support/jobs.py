@@ -319,11 +319,15 @@ class JobRegistry:
         """The figure job of ``visualization``'s maps (fitted, e.g. with ``compute=False``): the existing
         one unless it was stopped, else a new one that starts with the cached figures."""
         key = figure_key(visualization)
+        existing = self.get(key)
+        if existing is not None and existing.status in FIGURE_REUSABLE:
+            return existing
+        figures = cached_figures(visualization)  # reads the disk: not under the lock every page polls
         with self._lock:
             job = self._jobs.get(key)
-            if job is not None and job.status in FIGURE_REUSABLE:
+            if job is not None and job.status in FIGURE_REUSABLE:  # another session made it meanwhile
                 return job
-            job = FigureJob(key, cached_figures(visualization), _changed=self._forget)
+            job = FigureJob(key, figures, _changed=self._forget)
             self._jobs[key] = job
             self._figure_pool.submit(job._run, visualization)
             return job

@@ -25,6 +25,11 @@ function decode(base64, Type) {
   return new Type(bytes.buffer);
 }
 
+// Class names come from the dataset: never let them be read as HTML.
+function escapeHtml(text) {
+  return String(text).replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]);
+}
+
 function element(tag, attributes = {}, text = "") {
   const node = document.createElement(tag);
   for (const [name, value] of Object.entries(attributes)) node.setAttribute(name, value);
@@ -276,8 +281,8 @@ class Player {
     const label = p.label[point];
     const predicted = p.predicted[cell];
     const swatch = (c) => `<span class="ttv-swatch" style="background:${this.data.palette[c]}"></span>`;
-    const name = (c) => this.data.classes[c];
-    const thumb = p.thumbs && p.thumbs[point] ? `<img src="${p.thumbs[point]}" alt="sample ${p.index[point]}">` : "";
+    const name = (c) => escapeHtml(this.data.classes[c]);
+    const thumb = p.thumbs && p.thumbs[point] ? `<img src="${escapeHtml(p.thumbs[point])}" alt="">` : "";
     this.tooltip.innerHTML = `${thumb}<div><b>#${p.index[point]}</b> · ${p.split[point] ? "test" : "training"}<br>`
       + `label ${swatch(label)}${name(label)}<br>predicted ${swatch(predicted)}${name(predicted)}`
       + `${predicted === label ? "" : " ✗"}<br>confidence ${p.confidence[cell]}%</div>`;

@@ -75,3 +75,21 @@ def test_the_view_settings_survive_a_visit_to_another_page(mapped_run):
     at.switch_page("app_pages/samples.py").run()
     at.switch_page(PAGE).run()
     assert not at.exception and at.button_group(key="territory_colour").value == "prediction"
+
+
+def test_class_names_from_the_dataset_are_shown_as_text_not_html(tmp_path):
+    import ttv_core
+    from ttv_core.visualize import Visualization
+
+    hostile = '<img src=x onerror="alert(1)">'
+    run = make_small_run(tmp_path / "hostile", epochs=(1,), n_train=40, n_test=10)
+    path = run / "ttv_run.json"  # the run's class names: rewritten as a malicious dataset would have them
+    info = json.loads(path.read_text())
+    info["classes"][0] = hostile
+    path.write_text(json.dumps(info))
+    Visualization(ttv_core.load_dynamics(run), "proxy", VIEW_CONFIG).fit()
+    at = open_app(PAGE, view_config=VIEW_CONFIG, run=str(run))
+    assert not at.exception
+    legend = at.get("html")[0].proto.body
+    assert "&lt;img src=x onerror=&quot;alert(1)&quot;&gt;" in legend and "<img" not in legend
+    assert player(at)["classes"][0] == hostile  # the player gets the text, and escapes it when it shows it
