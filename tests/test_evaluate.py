@@ -113,6 +113,14 @@ def test_no_boundary_points_gives_none(data):
     assert _figures(data, n_boundary=K + 1)["b_test"] == 1.0
 
 
+def test_a_classifier_of_one_class_has_every_figure_but_the_boundary(data):
+    single = Head(nn.Linear(2, 1), dim=2, n_classes=1)
+    labels = {f"{split}_labels": np.zeros(len(data[split]), np.int64) for split in ("train", "test")}
+    figures = _figures(data, head=single, **labels)
+    assert figures["b_train"] is None and figures["b_test"] is None
+    assert figures["ppr_train"] == 1.0 and figures["nn_rate_train"] == 1.0
+
+
 def test_memory_mapped_representations(data, tmp_path):
     np.save(tmp_path / "train.npy", data["train"])
     mapped = np.load(tmp_path / "train.npy", mmap_mode="r")

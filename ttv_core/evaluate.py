@@ -222,6 +222,8 @@ def epoch_figures(*, train, test, train_labels, test_labels, head: Callable, emb
     if embed is None and (n_boundary > 0 or not {"train", "test"} <= set(embeddings)):
         raise parameter_error("embed", owner, "be callable unless embeddings holds both splits and n_boundary=0",
                               embed, "Pass the visualizer's transform.")
+    if n_boundary > 0 and np.asarray(head(train[:1])).shape[-1] < 2:
+        n_boundary = 0  # one class: the classifier has no decision boundary, so no boundary figure (None)
     boundary_high, _ = boundary_points(train, head, n_boundary, rng=rng)
     boundary = None
     if boundary_high.shape[0] > k:  # with k points or fewer every sample would keep all of them
