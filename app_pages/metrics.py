@@ -39,6 +39,13 @@ class Measured(NamedTuple):
     temporal: dict | None
     job: FigureJob | None
 
+    @property
+    def missing(self) -> str:
+        """Why a figure that is not in is missing (see :data:`app_support.figures.NOT_YET`)."""
+        if self.job is None or self.job.status == "stopped":
+            return figures.STOPPED  # this session stopped the evaluation
+        return figures.FAILED if self.job.status == "failed" else figures.NOT_YET
+
 
 def evaluation(visualization: Visualization) -> Measured:
     """The figures of one method's cached maps: evaluated in the background, unless this session
@@ -80,13 +87,13 @@ def show_progress(jobs: list[FigureJob], done: int, total: int) -> None:
         button.button("Resume", on_click=lambda: st.session_state.update({PAUSED_KEY: False}), key="metrics_resume")
 
 
-def show_verdict(per_epoch: dict, method: str, epoch: int, split: str) -> None:
+def show_verdict(measured: Measured, method: str, epoch: int, split: str) -> None:
     """Whether the chosen method's map of the chosen epoch can be trusted, in one sentence."""
-    name = session.METHOD_NAMES[method]
+    name, per_epoch = session.METHOD_NAMES[method], measured.figures
     if epoch not in per_epoch:
         st.info(f"**{name}.** Epoch {epoch} has no map yet: the maps trained so far end at epoch {max(per_epoch)}.")
         return
-    trusted, text = figures.verdict(per_epoch[epoch], epoch, split)
+    trusted, text = figures.verdict(per_epoch[epoch], epoch, split, measured.missing)
     {True: st.success, False: st.warning, None: st.info}[trusted](f"**{name}.** {text}")
 
 
@@ -137,14 +144,15 @@ def show_measured(epoch: int, split: str, epochs: list[int]) -> None:
 
     table = figures.figure_table(per_epoch)
     if chosen in maps:
-        show_verdict(per_epoch[chosen], chosen, epoch, split)
+        show_verdict(measured[chosen], chosen, epoch, split)
     st.markdown(f"**Epoch {epoch}**, {figures.SAMPLE_NAMES[split]}")
-    st.dataframe(figures.epoch_table(per_epoch, epoch, split, session.METHOD_NAMES), hide_index=True)
+    missing = {method: found.missing for method, found in measured.items()}
+    st.dataframe(figures.epoch_table(per_epoch, epoch, split, session.METHOD_NAMES, missing), hide_index=True)
     show_charts(table, epoch, split, epochs, list(maps))
 
     st.subheader("Over the whole run")
     temporal = {method: found.temporal for method, found in measured.items()}
-    st.dataframe(figures.temporal_table(temporal, session.METHOD_NAMES), hide_index=True)
+    st.dataframe(figures.temporal_table(temporal, session.METHOD_NAMES, missing), hide_index=True)
     for figure in figures.TEMPORAL.values():
         st.caption(f"**{figure.label}**: {figure.hint}")
     st.download_button("Download the figures (CSV)", figures.to_csv(table), file_name="ttv-figures.csv",

@@ -24,7 +24,11 @@ SAMPLE_NAMES = {"train": "training samples", "test": "test samples"}
 METHOD_COLOURS = {"proxy": "#1f77b4", "al": "#ff7f0e", "umap": "#8c8c8c"}  # the baseline in grey, on every chart
 CHART_FORMATS = {"percent": ".1%", "decimal": ".3f", "count": ".1f"}  # d3 formats of Figure.style, for tooltips
 MISSING = "–"  # shown where a method has no such figure (umap: no territories, no new points)
-NOT_YET = "not evaluated yet"
+NOT_YET = "not evaluated yet"  # why a figure is missing, by the state of its evaluation:
+FAILED = "could not be evaluated"
+STOPPED = "evaluation stopped"
+VERDICT_MISSING = {NOT_YET: "are still being evaluated", FAILED: "could not be evaluated (the error is above)",
+                   STOPPED: "were not evaluated: the evaluation was stopped (Resume goes on)"}
 NO_MAP = "no map yet"
 
 # When a map can be trusted. Both figures of the demo's maps (digits, every method, every epoch) lie
@@ -161,40 +165,47 @@ def format_value(value: float | None, style: str, k: int | None = None) -> str:
 
 
 def epoch_table(figures: Mapping[str, Mapping[int, Mapping[str, Any] | None]], epoch: int, split: str,
-                names: Mapping[str, str]) -> pd.DataFrame:
+                names: Mapping[str, str], missing: Mapping[str, str] | None = None) -> pd.DataFrame:
     """The figures of one epoch and split, formatted: one row per figure, one column per method.
 
     ``figures`` is as for :func:`figure_table`; a method whose maps stop before ``epoch`` shows
-    :data:`NO_MAP`, one whose figures of it are not in yet :data:`NOT_YET`.
+    :data:`NO_MAP`, one whose figures of it are not in its ``missing`` text (default :data:`NOT_YET`;
+    :data:`FAILED` or :data:`STOPPED` when its evaluation ended without them).
     """
+    missing = missing or {}
     shown = {"Figure": [figure.label for figure in FIGURES.values()]}
     for method, per_epoch in figures.items():
         values = per_epoch.get(epoch)
         if values is None:
-            shown[names[method]] = [NOT_YET if epoch in per_epoch else NO_MAP] * len(FIGURES)
+            shown[names[method]] = [missing.get(method, NOT_YET) if epoch in per_epoch else NO_MAP] * len(FIGURES)
         else:
             shown[names[method]] = [format_value(values.get(figure_key(name, split)), figure.style, values.get("k"))
                                     for name, figure in FIGURES.items()]
     return pd.DataFrame(shown)
 
 
-def temporal_table(temporal: Mapping[str, Mapping[str, Any] | None], names: Mapping[str, str]) -> pd.DataFrame:
-    """The run's temporal figures, formatted: one row per figure, one column per method (None: not yet)."""
+def temporal_table(temporal: Mapping[str, Mapping[str, Any] | None], names: Mapping[str, str],
+                   missing: Mapping[str, str] | None = None) -> pd.DataFrame:
+    """The run's temporal figures, formatted: one row per figure, one column per method (None: not in,
+    shown as in :func:`epoch_table`)."""
+    missing = missing or {}
     shown = {"Figure": [figure.label for figure in TEMPORAL.values()]}
     for method, values in temporal.items():
-        shown[names[method]] = [format_value(values.get(name), figure.style) if values is not None else NOT_YET
-                                for name, figure in TEMPORAL.items()]
+        shown[names[method]] = [format_value(values.get(name), figure.style) if values is not None
+                                else missing.get(method, NOT_YET) for name, figure in TEMPORAL.items()]
     return pd.DataFrame(shown)
 
 
-def verdict(figures: Mapping[str, Any] | None, epoch: int, split: str) -> tuple[bool | None, str]:
-    """Can the map be trusted at ``epoch``? (True, False or None if it cannot be told yet, one sentence).
+def verdict(figures: Mapping[str, Any] | None, epoch: int, split: str,
+            missing: str = NOT_YET) -> tuple[bool | None, str]:
+    """Can the map be trusted at ``epoch``? (True, False or None if it cannot be told, one sentence).
 
     Judged on the split's PPR (the territories) and trustworthiness (the neighbourhoods), against
-    :data:`PPR_TRUSTED` and :data:`TRUSTWORTHINESS_TRUSTED`.
+    :data:`PPR_TRUSTED` and :data:`TRUSTWORTHINESS_TRUSTED`. ``missing`` says why ``figures`` may
+    be None (:data:`NOT_YET`, :data:`FAILED` or :data:`STOPPED`).
     """
     if figures is None:
-        return None, f"The figures of epoch {epoch} are still being evaluated."
+        return None, f"The figures of epoch {epoch} {VERDICT_MISSING[missing]}."
     ppr, trust = figures.get(figure_key("ppr", split)), figures.get(figure_key("trustworthiness", split))
     samples = SAMPLE_NAMES[split]
     cautions = []
@@ -216,4 +227,6 @@ def verdict(figures: Mapping[str, Any] | None, epoch: int, split: str) -> tuple[
     text = f"This map can be trusted at epoch {epoch}: {' and '.join(reasons)}."
     if ppr is None:
         text += " It draws no territories, so only its neighbourhoods are judged."
+    elif trust is None:
+        text += f" There are too few {samples} for k to judge its neighbourhoods, so only its territories are."
     return True, text

@@ -208,7 +208,7 @@ class FigureJob(_Work):
             self._changed()
         if self.stop_requested:
             return "stopped"
-        self.temporal = visualization.evaluation()["temporal"]  # the per-epoch figures it needs are cached now
+        self.temporal = visualization.temporal()
         return "done"
 
 

@@ -98,7 +98,8 @@ def test_epoch_and_samples_widgets_show_the_cores_figures_and_the_epoch_goes_to_
     legacy = f"{expected['nn_train']:.1f} of {VIEW_CONFIG.n_neighbors}"
     assert table.loc["Neighbours kept (legacy count)", PROXY] == legacy
     assert "epoch 2" in verdict(at) and "training samples" in verdict(at)
-    assert all(chart["value"].notna().all() for chart in figure_charts(at).values())
+    trust = figure_charts(at)["Trustworthiness"].set_index(["method", "epoch"])["value"]
+    assert trust[(PROXY, 2)] == pytest.approx(expected["trustworthiness_train"])  # the charts plot the core's figures
 
     at.radio(key="metrics_split").set_value("test").run()
     table = at.dataframe[0].value.set_index("Figure")
@@ -165,7 +166,8 @@ def test_a_stopped_evaluation_shows_what_is_cached_and_resumes(tmp_path):
     assert not at.exception
     assert "Evaluation stopped: the figures of 0 of 2 maps are in" in at.get("progress")[0].proto.text
     assert not figure_charts(at)
-    assert set(at.dataframe[0].value[PROXY]) == {figures.NOT_YET}
+    assert set(at.dataframe[0].value[PROXY]) == {figures.STOPPED}
+    assert "the evaluation was stopped" in verdict(at)
 
     at.button(key="metrics_resume").click().run()
     settle(at)
@@ -224,3 +226,28 @@ def test_csv_download_holds_every_epoch_and_method_with_the_original_keys(mapped
     assert table.loc[table["method"] == "umap", "ppr_train"].isna().all()  # empty, not a made-up number
     counts = pd.read_csv(io.BytesIO(data), dtype=str)["vis_error_train"].dropna()
     assert len(counts) == 8 and counts.str.fullmatch(r"\d+").all()  # whole samples, written 80 and not 80.0
+
+
+def test_a_failed_evaluation_says_so_instead_of_still_evaluating(tmp_path):
+    from app_support.jobs import FigureJob, figure_key
+    from app_support.session import registry
+
+    run = train_proxy(tmp_path / "failing", epochs=(1, 2), n_train=60, n_test=20)
+    maps = Visualization(ttv_core.load_dynamics(run), "proxy", VIEW_CONFIG).fit(compute=False)
+    key = figure_key(maps)
+    registry()._jobs[key] = FigureJob(key, {1: None, 2: None}, status="failed", error="epoch 1 is damaged")
+    at = open_app(page=PAGE, view_config=VIEW_CONFIG, run=run)
+
+    assert not at.exception
+    assert "epoch 1 is damaged" in at.error[0].value
+    assert set(at.dataframe[0].value[PROXY]) == {figures.FAILED}
+    assert set(at.dataframe[1].value[PROXY]) == {figures.FAILED}
+    assert "could not be evaluated" in verdict(at)
+
+
+def test_the_verdict_names_what_it_could_not_judge():
+    territories_only = figures.verdict({"ppr_test": 0.95, "trustworthiness_test": None}, 3, "test")
+    assert territories_only[0] is True and "too few test samples for k" in territories_only[1]
+    neighbourhoods_only = figures.verdict({"ppr_train": None, "trustworthiness_train": 0.95}, 3, "train")
+    assert neighbourhoods_only[0] is True and "draws no territories" in neighbourhoods_only[1]
+    assert figures.verdict({"ppr_train": 0.5, "trustworthiness_train": 0.95}, 3, "train")[0] is False

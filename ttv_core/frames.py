@@ -133,9 +133,10 @@ def render_frame(territory_image: np.ndarray | None, extent: Extent, layers: dic
         if split not in layers:
             continue
         positions, labels, predictions = layers[split]
-        # Colour by label: fill from the label, ring from the prediction; by prediction: the other way round.
-        fill_from, ring_from = (predictions, labels) if style.colour_by == "label" else (labels, predictions)
-        colours = point_colours(fill_from, ring_from, n_classes=n_classes)
+        # point_colours fills a dot in its `predictions` colour and rings it in its `labels` colour (the
+        # original's markers). Coloured by label, the fill shows the label and the ring the prediction.
+        fill, ring = (labels, predictions) if style.colour_by == "label" else (predictions, labels)
+        colours = point_colours(labels=ring, predictions=fill, n_classes=n_classes)
         image = draw_points(image, extent, positions, colours.fill, colours.ring, radius=style.radius,
                             outline=OUTLINES[split])
     return image

@@ -284,17 +284,21 @@ class Visualization:
         figures, _ = self.store.get_or_compute(key, calculate)
         return figures
 
-    def evaluation(self) -> dict[str, Any]:
-        """Every asked epoch's figures plus the run's temporal figures, in the original JSON shape."""
-        from .evaluate import temporal_figures, to_original_json
+    def temporal(self) -> dict[str, Any]:
+        """The run's temporal figures over the asked epochs with a map (see
+        :func:`ttv_core.evaluate.temporal_figures`)."""
+        from .evaluate import temporal_figures
 
         epochs = [e for e in self.epochs_ if e in self.results_]
-        per_epoch = {e: self.figures(e) for e in epochs}
-        temporal = temporal_figures(
-            [np.asarray(self.dynamics.representations(e)) for e in epochs],
-            [self.results_[e].embeddings["train"] for e in epochs],
-        )
-        return to_original_json(per_epoch, temporal, k=self.config.n_neighbors)
+        return temporal_figures([np.asarray(self.dynamics.representations(e)) for e in epochs],
+                                [self.results_[e].embeddings["train"] for e in epochs])
+
+    def evaluation(self) -> dict[str, Any]:
+        """Every asked epoch's figures plus the run's temporal figures, in the original JSON shape."""
+        from .evaluate import to_original_json
+
+        per_epoch = {e: self.figures(e) for e in self.epochs_ if e in self.results_}
+        return to_original_json(per_epoch, self.temporal(), k=self.config.n_neighbors)
 
 
 def load_visualizer(path, method: str, epoch: int, *, cache_dir=None, trust_code: bool = False,
