@@ -22,16 +22,6 @@ CHART_COLUMNS = 2
 TRAIN_PAGE = "app_pages/train.py"
 
 
-def epoch_picker(epochs: list[int]) -> int:
-    """The epoch slider, seeded from the epoch chosen on any page (or ``?epoch=``) and mirrored back."""
-    st.session_state[EPOCH_KEY] = session.epoch(epochs)
-    if len(epochs) > 1:
-        st.select_slider("Epoch", options=epochs, key=EPOCH_KEY,
-                         on_change=lambda: session.set_epoch(st.session_state[EPOCH_KEY]))
-    session.set_epoch(st.session_state[EPOCH_KEY])
-    return st.session_state[EPOCH_KEY]
-
-
 class Measured(NamedTuple):
     """One method's figures so far: by epoch (None: not in yet), the run's temporal ones, and the job."""
 
@@ -172,7 +162,7 @@ run_epochs = list(dynamics.epochs)
 splits = ["train", "test"] if dynamics.n_test else ["train"]
 left, right = st.columns([3, 1])
 with left:
-    chosen_epoch = epoch_picker(run_epochs)
+    chosen_epoch = session.epoch_slider(run_epochs, EPOCH_KEY)
 chosen_split = right.radio("Samples", splits, format_func=figures.SAMPLE_NAMES.get, horizontal=True, key=SPLIT_KEY,
                            persist_state="session")
 busy = session.registry().busy

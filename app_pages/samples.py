@@ -7,6 +7,8 @@ point to Train when a map is missing). The questions themselves live in :mod:`tt
 Samples picked here are highlighted on the Territories page (``session.set_selection``).
 """
 
+import hashlib
+
 import altair as alt
 import numpy as np
 import pandas as pd
@@ -16,10 +18,9 @@ import ttv_core
 from app_support import session
 from ttv_core import samples
 from ttv_core.predictions import PredictionHistory
-from ttv_core.territory import palette
+from ttv_core.territory import palette_css
 
 TRAIN_PAGE, TERRITORIES_PAGE = "app_pages/train.py", "app_pages/territories.py"
-SPLIT_NAMES = {"train": "Training", "test": "Test"}
 FLIP_CHOICES = {None: "Any", True: "Changed", False: "Unchanged"}
 MEASURES = {"confidence": "top-class probability", "true_probability": "probability of the label"}
 PERCENT = "%.1f%%"  # probabilities and shares in tables, shown in percent (the values are scaled by as_percent)
@@ -55,19 +56,9 @@ def mapped_positions() -> dict[str, dict[int, np.ndarray]]:
 
 
 # -- small pieces ------------------------------------------------------------------------------------
-def epoch_picker(epochs: list[int]) -> int:
-    """The shared epoch as a slider; moving it changes the epoch on every page."""
-    if len(epochs) == 1:
-        return epochs[0]
-    st.session_state["samples_epoch"] = session.epoch(epochs)  # another page may have moved it
-    return st.select_slider("Epoch", options=epochs, key="samples_epoch",
-                            on_change=lambda: session.set_epoch(st.session_state["samples_epoch"]))
-
-
 def class_scale() -> alt.Scale:
     """The class colours of the territories, so a class looks the same on every page."""
-    colours = [f"#{r:02x}{g:02x}{b:02x}" for r, g, b in palette(dynamics.n_classes)]
-    return alt.Scale(domain=list(dynamics.classes), range=colours)
+    return alt.Scale(domain=list(dynamics.classes), range=palette_css(dynamics.n_classes))
 
 
 def missing_map(what: str) -> None:
@@ -85,8 +76,11 @@ def selectable(table: pd.DataFrame, key: str) -> None:
     if table.empty:
         st.caption("None.")
         return
-    event = st.dataframe(as_percent(table), key=key, on_select="rerun", selection_mode="multi-row", hide_index=True,
-                         column_config=COLUMNS)
+    # Streamlit keeps a keyed table's selected row positions when its rows change (another filter, epoch):
+    # a key of the rows themselves drops the selection then, so that it never points at other samples.
+    rows_key = hashlib.sha256(table[["split", "sample"]].to_numpy().astype(str).tobytes()).hexdigest()[:12]
+    event = st.dataframe(as_percent(table), key=f"{key}_{rows_key}", on_select="rerun", selection_mode="multi-row",
+                         hide_index=True, column_config=COLUMNS)
     rows = [r for r in event.selection.rows if r < len(table)]
     picked = table.iloc[rows] if rows else table
     chosen = {split: picked.loc[picked["split"] == split, "sample"].tolist() for split in session.SPLITS}
@@ -131,8 +125,8 @@ def query_section() -> None:
     chosen_predicted = predicted.multiselect(f"Prediction at epoch {epoch}", classes, format_func=names.__getitem__,
                                              key="samples_predicted", persist_state="session",
                                              placeholder="Any prediction")
-    chosen_splits = splits.multiselect("Split", session.SPLITS, default=list(session.SPLITS),
-                                       format_func=SPLIT_NAMES.get, key="samples_splits", persist_state="session")
+    chosen_splits = splits.multiselect("Split", present, default=present, format_func=session.SPLIT_NAMES.get,
+                                       key="samples_splits", persist_state="session")
     confidence, flip = st.columns(2)
     low_high = confidence.slider(f"Confidence at epoch {epoch} (top-class probability)", 0.0, 1.0, (0.0, 1.0),
                                  step=0.01, key="samples_confidence", persist_state="session")
@@ -147,6 +141,8 @@ def query_section() -> None:
     tables = [results_rows(split, index) for split, index in found.items()]
     table = pd.concat(tables, ignore_index=True) if tables else pd.DataFrame()
     st.caption(f"{len(table):,} samples match." if chosen_splits else "Choose at least one split.")
+    if flipped is not None and epoch == dynamics.epochs[0]:
+        st.caption(f"Epoch {epoch} is the first: no prediction has an epoch before it to change from.")
     selectable(table, "samples_results")
 
 
@@ -160,12 +156,13 @@ def results_rows(split: str, index: np.ndarray) -> pd.DataFrame:
 def inspector_section() -> None:
     st.subheader("Inspect a sample")
     split_column, index_column, k_column = st.columns(3)
-    split = split_column.radio("Split", session.SPLITS, format_func=SPLIT_NAMES.get, horizontal=True,
+    split = split_column.radio("Split", present, format_func=session.SPLIT_NAMES.get, horizontal=True,
                                key="samples_split", persist_state="session")
     index = index_column.number_input("Sample", min_value=0, step=1, key="samples_index", persist_state="session",
                                       help="Its position in the split, as in the tables.")
-    k = k_column.number_input("Neighbours (k)", min_value=1, value=session.view_config().n_neighbors, step=1,
-                              key="samples_k", persist_state="session")
+    size = predictions[split].labels.size
+    k = k_column.number_input("Neighbours (k)", min_value=1, step=1, key="samples_k", persist_state="session",
+                              value=max(1, min(session.view_config().n_neighbors, size - 1)))
     try:
         story = samples.history_of(predictions[split], int(index))
     except ttv_core.TTVError as error:
@@ -285,7 +282,7 @@ def data_map_section() -> None:
                "ones to the right, hard ones at the bottom. Likely mislabelled ones are hard consistently, because "
                "the model believes another class: candidates to check, not verdicts.")
     split_column, window_column = st.columns(2)
-    split = split_column.radio("Split", session.SPLITS, format_func=SPLIT_NAMES.get, horizontal=True,
+    split = split_column.radio("Split", present, format_func=session.SPLIT_NAMES.get, horizontal=True,
                                key="samples_map_split", persist_state="session")
     epochs, window = list(dynamics.epochs), samples.settled_epochs(dynamics.epochs)
     if len(epochs) > 1:
@@ -331,10 +328,11 @@ dynamics = session.dynamics()
 method = session.method()
 names = np.array(dynamics.classes)
 st.title("Samples")
-epoch = epoch_picker(list(dynamics.epochs))
+epoch = session.epoch_slider(list(dynamics.epochs), "samples_epoch")
 run_key = (dynamics.location, tuple(map(dynamics.fingerprint, dynamics.epochs)))
 predictions = session.predictions()
 positions_by_split = mapped_positions()
+present = [split for split in session.SPLITS if predictions[split].labels.size]  # a run may have no test samples
 selection_bar()
 query_section()
 inspector_section()

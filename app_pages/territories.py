@@ -7,9 +7,8 @@ import streamlit as st
 from app_support import session
 from app_support.player import MAX_THUMBNAILS, interactive_samples, player_data, show_player
 from ttv_core.frames import FrameStyle, epoch_frame
-from ttv_core.territory import palette
+from ttv_core.territory import palette_css
 
-SPLIT_NAMES = {"train": "Training", "test": "Test"}
 COLOUR_NAMES = {"label": "Label", "prediction": "Prediction"}
 
 
@@ -21,10 +20,11 @@ def thumbnails(location: str, samples: tuple[tuple[str, int], ...], _dynamics) -
 
 
 def legend(classes: list[str]) -> None:
+    swatch = "display:inline-block;width:11px;height:11px;border-radius:2px;margin-right:4px"
     swatches = "".join(
-        f'<span style="white-space:nowrap;margin-right:12px"><span style="display:inline-block;width:11px;'
-        f'height:11px;border-radius:2px;background:rgb{tuple(int(v) for v in rgb)};margin-right:4px"></span>{html.escape(str(name))}</span>'
-        for name, rgb in zip(classes, palette(len(classes))))
+        f'<span style="white-space:nowrap;margin-right:12px"><span style="{swatch};background:{colour}"></span>'
+        f"{html.escape(str(name))}</span>"  # class names come from the dataset: text, never HTML
+        for name, colour in zip(classes, palette_css(len(classes))))
     st.html(f'<div style="font-size:13px;line-height:1.9">{swatches}</div>')
     st.caption("A ringed dot is misclassified: fill and ring show its label and its prediction. Test samples have a "
                "white halo, training samples a dark one. Pale bands are where the classifier hesitates.")
@@ -50,13 +50,14 @@ epochs = sorted(maps.results_)
 colour, shown, overlay = st.columns([1, 1, 1])
 colour_by = colour.segmented_control("Colour dots by", list(COLOUR_NAMES), format_func=COLOUR_NAMES.get,
                                      default="label", key="territory_colour", persist_state="session") or "label"
-splits = shown.pills("Show", list(SPLIT_NAMES), format_func=SPLIT_NAMES.get, selection_mode="multi",
-                     default=list(SPLIT_NAMES), key="territory_splits", persist_state="session")
+present = [split for split in session.SPLITS if dynamics.n_test or split == "train"]  # a run may have no test
+splits = shown.pills("Show", present, format_func=session.SPLIT_NAMES.get, selection_mode="multi", default=present,
+                     key="territory_splits", persist_state="session")
 trust_map = overlay.toggle("Trust map", key="territory_trust", persist_state="session",
                            disabled=method != "al",
                            help="Hatch the places where the map's territory cannot be trusted: a point decoded there and "
                            "mapped back lands in another class. Active learning (method al) computes it.")
-style = FrameStyle(colour_by=colour_by, splits=tuple(s for s in SPLIT_NAMES if s in splits), trust_map=trust_map)
+style = FrameStyle(colour_by=colour_by, splits=tuple(s for s in present if s in splits), trust_map=trust_map)
 
 predictions = session.predictions()
 progress = st.progress(0.0, text="Rendering frames…")

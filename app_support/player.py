@@ -20,7 +20,7 @@ import numpy as np
 import streamlit as st
 
 from ttv_core.predictions import PredictionHistory
-from ttv_core.territory import Extent, palette
+from ttv_core.territory import Extent, palette_css
 
 HERE = Path(__file__).parent
 MAX_INTERACTIVE = 3000  # hover search and per-epoch positions stay light in the browser (~50 KB per epoch)
@@ -112,7 +112,7 @@ def player_data(*, epochs: list[int], frames: list[bytes], embeddings: dict[int,
         "epoch": int(epoch),
         "speed": DEFAULT_SPEED,
         "classes": list(classes),
-        "palette": ["#%02x%02x%02x" % tuple(int(v) for v in rgb) for rgb in palette(len(classes))],
+        "palette": palette_css(len(classes)),
     }
 
 

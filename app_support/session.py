@@ -21,6 +21,7 @@ METHOD_NAMES = {"proxy": "TrustVis (proxy)", "al": "TrustVis + active learning",
 CONFIG_KEY = "view_config"  # the VisConfig whose maps the pages show: the last one trained
 SELECTION_KEY = "selected_samples"  # {"train": [indices], "test": [indices]}
 SPLITS = ("train", "test")
+SPLIT_NAMES = {"train": "Training", "test": "Test"}
 
 
 @st.cache_resource
@@ -74,6 +75,17 @@ def set_epoch(value: int) -> None:
     """Make ``value`` the chosen epoch on every page and in the URL."""
     st.session_state[EPOCH_PARAM] = int(value)
     _mirror(EPOCH_PARAM, int(value))
+
+
+def epoch_slider(epochs: list[int], key: str) -> int:
+    """The shared epoch as a slider over ``epochs`` (none for one epoch): seeded from any page or
+    ``?epoch=``, snapped to ``epochs``, and moving it moves it on every page and in the URL."""
+    chosen = epoch(epochs)
+    set_epoch(chosen)  # a snapped or defaulted epoch goes to the URL as well
+    if len(epochs) == 1:
+        return chosen
+    st.session_state[key] = chosen  # another page may have moved it since this slider was drawn
+    return st.select_slider("Epoch", options=epochs, key=key, on_change=lambda: set_epoch(st.session_state[key]))
 
 
 # -- configuration and maps ------------------------------------------------------------------------

@@ -10,6 +10,7 @@ from streamlit.testing.v1 import AppTest
 import helpers
 import ttv_core
 from helpers import make_small_run, open_app
+from ttv_core.predictions import prediction_history
 
 PAGE = "app_pages/samples.py"
 
@@ -25,7 +26,12 @@ def run(mapped_run) -> ttv_core.TrainingDynamics:
 
 
 def table(at: AppTest, key: str):
-    return next(frame for frame in at.dataframe if frame.key == key).value
+    """The table whose key starts with ``key`` (the page adds a digest of the rows: see ``selectable``)."""
+    return next(frame for frame in at.dataframe if (frame.key or "").startswith(key)).value
+
+
+def table_key(at: AppTest, key: str) -> str:
+    return next(frame.key for frame in at.dataframe if (frame.key or "").startswith(key))
 
 
 def charts(at: AppTest) -> dict[str, tuple[dict, list]]:
@@ -45,7 +51,9 @@ def test_page_loads_with_query_inspector_events_and_data_map(at, run):
     assert not at.error
     results = table(at, "samples_results")
     assert len(results) == run.n_train + run.n_test  # no filter: every sample
-    assert results["confidence"].between(0, 100).all()  # shown in percent
+    history = prediction_history(run, "train")
+    shown_first = results.set_index(["split", "sample"]).loc[("train", 0), "confidence"]
+    assert shown_first == pytest.approx(100 * history.confidence[history.row(4), 0], rel=1e-5)  # in percent
     shown = charts(at)
     assert {"epoch", "x", "variability"} <= set(shown)  # probability history, trajectory, Data Maps
     assert len(shown["variability"][1][0]) == run.n_train
@@ -77,14 +85,26 @@ def test_highlight_selects_the_results_for_territories_and_clear_empties_it(at, 
     assert at.session_state["selected_samples"] == {"train": [], "test": []}
 
 
+def test_chosen_rows_are_forgotten_when_the_query_changes_the_rows(at):
+    at.session_state[table_key(at, "samples_results")] = {"selection": {"rows": [4], "columns": [], "cells": []}}
+    at.run()
+    assert at.button(key="samples_results_inspect")  # one row chosen
+    at.multiselect(key="samples_labels").set_value([2]).run()
+    labels = table(at, "samples_results")["label"]
+    assert not [button for button in at.button if button.key == "samples_results_inspect"]  # no stale row
+    at.button(key="samples_results_highlight").click().run()  # so this highlights every row shown
+    assert sum(map(len, at.session_state["selected_samples"].values())) == len(labels)
+
+
 def test_chosen_rows_are_highlighted_alone_and_one_row_can_be_inspected(at):
     rows = table(at, "samples_results")
-    at.session_state["samples_results"] = {"selection": {"rows": [3, 7], "columns": [], "cells": []}}
+    at.session_state[table_key(at, "samples_results")] = {"selection": {"rows": [3, 7], "columns": [], "cells": []}}
     at.run()
     at.button(key="samples_results_highlight").click().run()
     assert at.session_state["selected_samples"] == {"train": sorted(rows["sample"][[3, 7]].tolist()), "test": []}
 
-    at.session_state["samples_results"] = {"selection": {"rows": [len(rows) - 1], "columns": [], "cells": []}}
+    at.session_state[table_key(at, "samples_results")] = {"selection": {"rows": [len(rows) - 1], "columns": [],
+                                                                         "cells": []}}
     at.run()
     at.button(key="samples_results_inspect").click().run()
     assert (at.radio(key="samples_split").value, at.number_input(key="samples_index").value) == (
@@ -129,12 +149,10 @@ def test_event_thresholds_drive_the_events_table(at):
 
 @pytest.mark.parametrize("widget, value, message", [
     ("samples_index", 10_000, "'index' parameter of history_of must be an int in the range [0, 299]"),
-    ("samples_confidence", (0.5, 0.5), "'confidence' parameter of query must be a range (low, high)"),
     ("samples_k", 500, "'k' parameter of neighbours must be an int in the range [1, 299]"),
 ])
 def test_bad_input_shows_an_error_not_a_traceback(at, widget, value, message):
-    element = at.slider(key=widget) if widget == "samples_confidence" else at.number_input(key=widget)
-    element.set_value(value).run()
+    at.number_input(key=widget).set_value(value).run()
     assert not at.exception
     assert any(message in error.value for error in at.error)
 
@@ -151,3 +169,14 @@ def test_a_run_without_maps_still_answers_from_predictions_and_points_to_train(t
     assert len(notes) == 2  # the inspector's trajectory and 2-D neighbours; the events' movements
     assert [link.proto.page for link in at.get("page_link")].count("train") == 2
     assert len([frame for frame in at.dataframe if frame.key is None]) == 1  # the representation-space neighbours
+
+
+def test_a_small_run_without_test_samples_offers_only_what_it_has(tmp_path):
+    run = make_small_run(tmp_path / "no-test", epochs=(1, 2), n_train=8, n_test=0)
+    at = open_app(page=PAGE, run=str(run))
+
+    assert not at.exception and not at.error  # k starts below the 8 samples: the neighbours need no fixing
+    assert at.radio(key="samples_split").options == ["Training"]
+    assert at.radio(key="samples_map_split").options == ["Training"]
+    assert at.multiselect(key="samples_splits").options == ["Training"]
+    assert at.number_input(key="samples_k").value == 7

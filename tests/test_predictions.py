@@ -25,7 +25,7 @@ def test_history_matches_the_head_epoch_by_epoch(dynamics, cache_dir):
         labels = dynamics.labels("test")
         np.testing.assert_allclose(history.true_probability[row], probabilities[np.arange(len(labels)), labels], rtol=1e-6)
     assert history.correct.dtype == bool and history.row(2) == 1
-    with pytest.raises(KeyError, match="epoch 9 is not in this history"):
+    with pytest.raises(ttv_core.ConfigError, match=r"'epoch' .* be one of the history's epochs \(1–3\)"):
         history.row(9)
 
 

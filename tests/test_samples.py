@@ -53,7 +53,12 @@ def test_nothing_flips_at_the_first_epoch(history):
     assert query(history, 1, flipped_only=True).size == 0
 
 
-@pytest.mark.parametrize("confidence", [(0.5, 0.5), (0.6, 0.4), (0.2, 1.5), (-0.1, 0.5), "all", (0.1,)])
+def test_a_closed_confidence_range_of_one_value_finds_the_samples_with_it(history):
+    exact = float(history.confidence[history.row(3), 2])
+    assert 2 in query(history, 3, confidence=(exact, exact))
+
+
+@pytest.mark.parametrize("confidence", [(0.6, 0.4), (0.2, 1.5), (-0.1, 0.5), "all", (0.1,)])
 def test_query_refuses_an_empty_or_invalid_confidence_range(history, confidence):
     with pytest.raises(ConfigError, match=r"'confidence' parameter of query must be a range \(low, high\)"):
         query(history, 3, confidence=confidence)
@@ -119,7 +124,9 @@ def test_robust_z_ignores_the_outlier_it_flags():
     scores = robust_z([1.0, 2.0, 3.0, 4.0, 100.0])
     np.testing.assert_allclose(scores[:4], np.array([-2.0, -1.0, 0.0, 1.0]) / 1.4826)
     assert scores[4] == pytest.approx(97 / 1.4826)
-    assert robust_z([0.0, 0.0, 0.0, 2.0]).tolist() == [0.0, 0.0, 0.0, np.inf]  # MAD 0: above the median stands out
+    mostly_still = robust_z([0.0, 0.0, 0.0, 2.0])  # MAD 0: the mean absolute deviation scales, no infinities
+    assert np.isfinite(mostly_still).all() and mostly_still[3] > 3 and (mostly_still[:3] == 0).all()
+    assert robust_z([5.0, 5.0, 5.0]).tolist() == [0.0, 0.0, 0.0]
     assert robust_z([]).size == 0
 
 

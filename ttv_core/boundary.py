@@ -21,7 +21,7 @@ _PAIRS_PER_ROUND = 8192  # pairs bisected at once: memory ~3 * 8192 * D floats (
 _MAX_ATTEMPTS = 8  # give up after trying 8 * n_points pairs (the head may have few reachable boundaries)
 
 
-def _softmax(logits: np.ndarray) -> np.ndarray:
+def softmax(logits: np.ndarray) -> np.ndarray:
     """Row-wise softmax in float64, shape (n, n_classes); stable for large logits."""
     shifted = np.asarray(logits, dtype=np.float64)
     shifted = np.exp(shifted - shifted.max(axis=1, keepdims=True))
@@ -41,7 +41,7 @@ def _probabilities(head: Callable[[np.ndarray], np.ndarray], points: np.ndarray)
                              "n_classes >= 2)", f"shape {logits.shape}")
     if not np.isfinite(logits).all():
         raise argument_error("head", "boundary_points", "return finite logits", "NaN or inf", "Check its weights.")
-    return _softmax(logits)
+    return softmax(logits)
 
 
 def _sample_pairs(predicted: np.ndarray, weights: np.ndarray, n_pairs: int,

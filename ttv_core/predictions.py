@@ -15,18 +15,19 @@ cache (:mod:`ttv_core.memo`) under the epoch's content fingerprint, so it is com
 from __future__ import annotations
 
 from dataclasses import dataclass
+from numbers import Integral
 
 import numpy as np
 
+from . import boundary
+from ._checks import parameter_error
 from .dynamics import TrainingDynamics
 from .memo import ResultStore, result_key
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:
     """Row-wise softmax of float logits (n, c), computed stably in float64, returned as float32."""
-    logits = np.asarray(logits, dtype=np.float64)
-    shifted = np.exp(logits - logits.max(axis=1, keepdims=True))
-    return (shifted / shifted.sum(axis=1, keepdims=True)).astype(np.float32)
+    return boundary.softmax(logits).astype(np.float32)
 
 
 def epoch_predictions(dynamics: TrainingDynamics, epoch: int, split: str = "train") -> dict[str, np.ndarray]:
@@ -68,12 +69,14 @@ class PredictionHistory:
     confidence: np.ndarray
     true_probability: np.ndarray
 
-    def row(self, epoch: int) -> int:
-        """Row of ``epoch`` in the arrays; a clear error for an epoch not in the history."""
-        try:
+    def row(self, epoch: int, *, owner: str = "PredictionHistory.row", name: str = "epoch") -> int:
+        """Row of ``epoch`` in the arrays; a ConfigError naming the history's epochs for any other value
+        (``owner`` and ``name``: the function and parameter to name in it)."""
+        if isinstance(epoch, Integral) and not isinstance(epoch, bool) and int(epoch) in self.epochs:
             return self.epochs.index(int(epoch))
-        except ValueError:
-            raise KeyError(f"epoch {epoch} is not in this history (epochs {self.epochs[0]}–{self.epochs[-1]})") from None
+        span = f"{self.epochs[0]}–{self.epochs[-1]}" if self.epochs else "none"
+        rule = f"{'hold only' if name == 'epochs' else 'be one of'} the history's epochs ({span})"
+        raise parameter_error(name, owner, rule, epoch)
 
     @property
     def correct(self) -> np.ndarray:

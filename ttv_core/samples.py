@@ -26,7 +26,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from numbers import Integral
 
 import numpy as np
 
@@ -40,6 +39,7 @@ CONFIDENCE_CHANGE = 0.3  # change of the label's probability in one epoch worth 
 MOVEMENT_Z = 3.5  # robust z-score of a 2-D displacement above which it is unusual: Iglewicz & Hoaglin's
 # (1993) outlier cut-off for the median/MAD z-score, which one sample's big jump cannot inflate
 MAD_TO_STD = 1.4826  # the median absolute deviation times this estimates the std of normal data
+MEAN_AD_TO_STD = 1.2533  # and the mean absolute deviation times this
 LEARNED_CONFIDENCE = 0.5  # mean probability of the label from which a sample counts as learned: the
 # label then outweighs every other class together
 AMBIGUOUS_VARIABILITY = 0.2  # std over epochs from which the model keeps changing its mind: a probability
@@ -57,15 +57,6 @@ _NO_ALTERNATIVE = -1
 
 
 # -- one sample, one epoch -------------------------------------------------------------------------
-def _row(history: PredictionHistory, epoch, owner: str, name: str = "epoch") -> int:
-    """Row of ``epoch`` in the history, or a ConfigError naming the epochs it has."""
-    if isinstance(epoch, Integral) and not isinstance(epoch, bool) and int(epoch) in history.epochs:
-        return history.epochs.index(int(epoch))
-    span = f"{history.epochs[0]}–{history.epochs[-1]}" if history.epochs else "none"
-    rule = f"{'hold only' if name == 'epochs' else 'be one of'} the history's epochs ({span})"
-    raise parameter_error(name, owner, rule, epoch)
-
-
 def _index(value, n_samples: int, owner: str, split: str) -> int:
     if n_samples == 0:
         raise parameter_error("index", owner, f"be a sample of the {split} split, which is empty", value,
@@ -102,7 +93,7 @@ def flipped(history: PredictionHistory, epoch: int) -> np.ndarray:
 
     All False at the history's first epoch: there is nothing to flip from.
     """
-    row = _row(history, epoch, "flipped")
+    row = history.row(epoch, owner="flipped")
     if row == 0:
         return np.zeros(history.labels.size, dtype=bool)
     return history.predicted[row] != history.predicted[row - 1]
@@ -123,14 +114,14 @@ def _class_list(value, name: str, owner: str) -> np.ndarray | None:
 
 
 def _confidence_range(value, owner: str) -> tuple[float, float]:
-    rule, fix = "be a range (low, high) with 0 <= low < high <= 1", "Widen the confidence range."
+    rule, fix = "be a range (low, high) with 0 <= low <= high <= 1", "Give the lower end first."
     try:
         low, high = value
         low = check_real(low, "confidence", owner=owner, low=0.0, high=1.0)
         high = check_real(high, "confidence", owner=owner, low=0.0, high=1.0)
     except (TypeError, ValueError):
         raise parameter_error("confidence", owner, rule, value, fix) from None
-    if not low < high:
+    if not low <= high:
         raise parameter_error("confidence", owner, rule, value, fix)
     return low, high
 
@@ -148,13 +139,13 @@ def query(history: PredictionHistory, epoch: int, *, labels=None, predicted=None
     labels, predicted : iterable of int, optional
         Keep samples labelled / predicted (at ``epoch``) as one of these classes; None or empty: any.
     confidence : (low, high), default (0, 1)
-        Keep samples whose top-class probability at ``epoch`` lies in [low, high], 0 <= low < high <= 1.
+        Keep samples whose top-class probability at ``epoch`` lies in [low, high], 0 <= low <= high <= 1.
     flipped_only : bool, optional
         True: only samples whose prediction changed since the epoch before; False: only those whose
         prediction stayed; None: either.
     """
     owner = "query"
-    row = _row(history, epoch, owner)
+    row = history.row(epoch, owner=owner)
     labels, predicted = _class_list(labels, "labels", owner), _class_list(predicted, "predicted", owner)
     low, high = _confidence_range(confidence, owner)
     if flipped_only is not None and not isinstance(flipped_only, (bool, np.bool_)):
@@ -174,16 +165,18 @@ def robust_z(values) -> np.ndarray:
     """Median/MAD z-score of each value, float64: how many robust standard deviations above the median.
 
     Unlike the mean and std, the median and MAD barely move when a few values are huge, so those
-    few stand out. When more than half the values are equal (MAD 0), any value above them scores inf.
+    few stand out. When more than half the values are equal (MAD 0, e.g. most samples did not move)
+    the mean absolute deviation scales instead; all equal, every score is 0.
     """
     values = np.asarray(values, dtype=np.float64)
     if values.size == 0:
         return values
     centre = np.median(values)
-    spread = MAD_TO_STD * np.median(np.abs(values - centre))
+    deviation = np.abs(values - centre)
+    spread = MAD_TO_STD * np.median(deviation)
     if spread == 0:
-        return np.where(values > centre, np.inf, np.where(values < centre, -np.inf, 0.0))
-    return (values - centre) / spread
+        spread = MEAN_AD_TO_STD * deviation.mean()
+    return (values - centre) / spread if spread > 0 else np.zeros_like(values)
 
 
 @dataclass(frozen=True, eq=False)
@@ -234,7 +227,7 @@ def events(history: PredictionHistory, embeddings_by_epoch: Mapping[int, np.ndar
     of both epochs in ``embeddings_by_epoch`` (epoch -> shape (n_samples, 2)).
     """
     owner = "events"
-    row = _row(history, epoch, owner)
+    row = history.row(epoch, owner=owner)
     confidence_change = check_real(confidence_change, "confidence_change", owner=owner, low=0.0, high=1.0,
                                    low_open=True, fix="Use e.g. 0.3.")
     movement_z = check_real(movement_z, "movement_z", owner=owner, low=0.0, fix="Use e.g. 3.5.")
@@ -343,7 +336,7 @@ mislabelled_correctness : float in [0, 1]
              "mislabelled_correctness": mislabelled_correctness}
     for name, value in rules.items():
         check_real(value, name, owner=owner, low=0.0, high=1.0)
-    rows = [_row(history, e, owner, "epochs") for e in (history.epochs if epochs is None else epochs)]
+    rows = [history.row(e, owner=owner, name="epochs") for e in (history.epochs if epochs is None else epochs)]
     if not rows:
         raise parameter_error("epochs", owner, "hold at least one of the history's epochs", epochs)
     probability = history.true_probability[rows].astype(np.float64)

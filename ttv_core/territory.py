@@ -83,6 +83,11 @@ def palette(n_classes: int) -> np.ndarray:
     return _palette_sequence(max(16, 1 << (n_classes - 1).bit_length()))[:n_classes].copy()  # few cache keys
 
 
+def palette_css(n_classes: int) -> list[str]:
+    """:func:`palette` as CSS colours ("#1f77b4", ...), for charts and the browser."""
+    return ["#%02x%02x%02x" % tuple(int(v) for v in rgb) for rgb in palette(n_classes)]
+
+
 @dataclass(frozen=True)
 class Extent:
     """The 2-D window a territory covers: ``[x_min, x_max] x [y_min, y_max]``, closed."""
