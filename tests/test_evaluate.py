@@ -209,3 +209,33 @@ def test_stored_embeddings_replace_embed_calls():
     assert stored == by_call and stored["nn_rate_train"] == 1.0
     with pytest.raises(ValueError, match="'embed'"):
         epoch_figures(embed=None, embeddings={"train": train}, rng=np.random.default_rng(1), **common)
+
+
+# -- umap-learn's reference figures of one epoch --------------------------------------------------
+def test_the_umap_reference_of_an_epoch_equals_the_umap_methods_figures_and_is_memoized(tmp_path, cache_dir, monkeypatch):
+    """Fitted on epoch 2 alone, it gives what the aligned umap chain gives at epoch 2 (alignment moves no
+    distance), and a second call reads the cache instead of fitting umap-learn again."""
+    import ttv_core
+    from helpers import make_small_run
+    from ttv_core.config import VisConfig
+
+    config = VisConfig(n_neighbors=10)
+    dynamics = ttv_core.load_dynamics(make_small_run(tmp_path / "run", epochs=(1, 2), n_train=60, n_test=30))
+    assert evaluate.reference_figures(dynamics, 2, config, cache_dir=cache_dir, compute=False) is None
+
+    reference = evaluate.reference_figures(dynamics, 2, config, cache_dir=cache_dir)
+    chain = ttv_core.Visualization(dynamics, "umap", config, cache_dir).fit().figures(2)
+    for key in ("nn_rate_train", "nn_rate_test", "trustworthiness_train", "trustworthiness_test"):
+        assert reference[key] == pytest.approx(chain[key], abs=1e-6), key
+    assert reference["ppr_train"] is None and reference["b_train"] is None  # umap-learn has no inverse
+    monkeypatch.setattr(evaluate, "umap_reference_figures", lambda **_: pytest.fail("fitted twice"))
+    assert evaluate.reference_figures(dynamics, 2, config, cache_dir=cache_dir) == reference
+    assert evaluate.reference_figures(dynamics, 1, config, cache_dir=cache_dir, compute=False) is None  # per epoch
+
+
+def test_umap_reference_keeps_well_separated_clusters(data):
+    figures = evaluate.umap_reference_figures(**data, k=K, n_neighbors=K)
+
+    assert figures["trustworthiness_train"] >= 0.8 and figures["trustworthiness_test"] >= 0.8
+    assert figures["nn_rate_train"] > 0.3  # a random layout keeps about k / n = 0.12
+    assert figures["ppr_test"] is None and figures["k"] == K

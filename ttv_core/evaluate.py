@@ -25,6 +25,10 @@ under it, as the original did for ``nn`` and ``b``. ``b_*`` is a rate, as in
 A figure that cannot be computed (no test split, a split smaller than k allows, no decoder, too
 few epochs) is null rather than an error.
 
+:func:`reference_figures` gives the yardstick a map is judged against: umap-learn's figures of the
+same epoch, fitted on that epoch alone and memoized, for runs where the user never trained the
+umap baseline.
+
 Sizes: the neighbour figures use every sample (they are exact kNN, as the original's were);
 trustworthiness builds n x n matrices and is computed on at most
 :data:`TRUSTWORTHINESS_MAX_SAMPLES` samples drawn with the caller's generator.
@@ -34,7 +38,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -48,12 +52,21 @@ from ._checks import (
     parameter_error,
 )
 from .boundary import boundary_points
+from .memo import ResultStore, result_key
+
+if TYPE_CHECKING:
+    from .config import VisConfig
+    from .dynamics import TrainingDynamics
 
 TRUSTWORTHINESS_MAX_SAMPLES = 5_000  # sklearn builds n x n float64 matrices: ~0.2 GB each at 5,000 samples
 BOUNDARY_SHARE = 0.1  # default boundary points per training sample (DVI generated about this many)
 BOUNDARY_MAX = 1_000  # cap on the default: enough for a stable k = 15 overlap, cheap to bisect and embed
 BOUNDARY_PER_K = 4  # floor of the default, in units of k: with only k points every overlap is trivially k
 TEMPORAL_K = 5  # epochs compared by TNN, the original's "top 5"
+# Largest run whose umap-learn reference a page may fit unasked, to judge one epoch's map: umap-learn maps
+# 5,000 samples in a few seconds on one core (plus 10-15 s to compile numba, once per process), and up to
+# this size trustworthiness is exact (TRUSTWORTHINESS_MAX_SAMPLES). The demo has 1,437.
+REFERENCE_MAX_TRAIN = 5_000
 
 SPLITS = ("train", "test")
 PER_SPLIT = ("acc", "nn", "nn_rate", "ppr", "vis_error", "b", "trustworthiness")  # figures of one split
@@ -304,3 +317,68 @@ def to_original_json(per_epoch: Mapping[int, Mapping[str, Any]], temporal: Mappi
     temporal = temporal or {}
     result["temporal"] = {name: _plain(temporal.get(name)) for name in ("tnn", "tlr", "k")}
     return result
+
+
+def umap_reference_figures(*, train, test, train_labels, test_labels, head: Callable, k: int = 15,
+                           n_neighbors: int = 15, min_dist: float = 0.1, spread: float = 1.0,
+                           seed: int = 0) -> dict[str, float | int | None]:
+    """umap-learn's figures of one epoch, fitted on that epoch alone: what a map of it is judged against.
+
+    A cold fit with the umap baseline's settings. The baseline's animation rotates, translates or
+    mirrors each such fit onto the previous epoch's map, which changes no distance, so these are
+    also the "umap" method's figures of the epoch (``Visualization(..., "umap").figures``), without
+    fitting the epochs before it.
+
+    Parameters
+    ----------
+    train, test, train_labels, test_labels, head, k
+        As for :func:`epoch_figures`; ``test`` may have 0 rows.
+    n_neighbors, min_dist, spread, seed
+        :class:`~ttv_core.baseline.UmapBaseline`'s (``VisConfig``'s fields of the same names).
+
+    Returns
+    -------
+    dict
+        :func:`epoch_figures`' keys; the territory and boundary figures (``ppr_*``, ``vis_error_*``,
+        ``b_*``) are None, since umap-learn has no inverse and places no new points.
+    """
+    from .baseline import UmapBaseline  # lazy: umap-learn and numba load only when a reference is fitted
+
+    train = check_points(train, "train", owner="umap_reference_figures")
+    test = _check_test(test, train.shape[1], "umap_reference_figures")
+    baseline = UmapBaseline(n_neighbors=n_neighbors, min_dist=min_dist, spread=spread, seed=seed).fit(train)
+    embeddings = {"train": baseline.embedding_, "test": baseline.transform(test)}
+    return epoch_figures(train=train, test=test, train_labels=train_labels, test_labels=test_labels, head=head,
+                         embed=None, embeddings=embeddings, n_boundary=0, k=k, rng=np.random.default_rng(seed))
+
+
+def reference_figures(dynamics: TrainingDynamics, epoch: int, config: VisConfig, *, cache_dir=None,
+                      compute: bool = True) -> dict[str, float | int | None] | None:
+    """:func:`umap_reference_figures` of a run's ``epoch`` under ``config``, computed once and memoized.
+
+    Keyed by the epoch's content and the fields the umap baseline and the figures use, so every
+    process (and dashboard session) sharing the cache folder fits it once per epoch and configuration.
+
+    Parameters
+    ----------
+    dynamics : TrainingDynamics
+    epoch : int
+    config : VisConfig
+        Its ``n_neighbors`` is both umap's and the figures' k, as for the "umap" method.
+    cache_dir : str or Path, optional
+        See :func:`ttv_core.cache.resolve_cache_dir`.
+    compute : bool, default True
+        False only reads the cache: None if the reference was never computed.
+    """
+    epoch = dynamics.check_epoch(epoch)
+    key = result_key("reference figures", method="umap", data=dynamics.fingerprint(epoch), epoch=epoch,
+                     config=config.key(config.fields_used_by("umap")), k=config.n_neighbors)
+    with ResultStore(cache_dir) as store:
+        if not compute:
+            return store.get(key)
+        figures, _ = store.get_or_compute(key, lambda: umap_reference_figures(
+            train=np.asarray(dynamics.representations(epoch)), test=np.asarray(dynamics.representations(epoch, "test")),
+            train_labels=dynamics.labels("train"), test_labels=dynamics.labels("test"), head=dynamics.head(epoch),
+            k=config.n_neighbors, n_neighbors=config.n_neighbors, min_dist=config.min_dist, spread=config.spread,
+            seed=config.seed))
+    return figures
