@@ -3,6 +3,8 @@
 The faithfulness figures are the core's (:meth:`Visualization.figures`), measured on the maps already
 in the cache for the configuration on show. Background jobs evaluate them (:class:`app_support.jobs.
 FigureJob`, shared by every session), so the cached ones show at once and the others as they come.
+The verdict compares the chosen map with umap-learn's of the same epoch: the UMAP baseline's figures
+if it was trained, else, on a small run, a fit of that epoch alone run as one more such job.
 """
 
 from typing import NamedTuple
@@ -13,6 +15,7 @@ import streamlit as st
 import ttv_core
 from app_support import figures, session
 from app_support.jobs import FigureJob, cached_figures, figure_key, time_left
+from ttv_core.evaluate import REFERENCE_MAX_TRAIN
 from ttv_core.visualize import METHODS, Visualization
 
 POLL_SECONDS = 2.0  # while jobs run; a run of the figures costs ~0.3 s of a core (the charts), taken from the jobs
@@ -77,13 +80,44 @@ def show_progress(jobs: list[FigureJob], done: int, total: int) -> None:
         button.button("Resume", on_click=lambda: st.session_state.update({PAUSED_KEY: False}), key="metrics_resume")
 
 
-def show_verdict(measured: Measured, method: str, epoch: int, split: str) -> None:
-    """Whether the chosen method's map of the chosen epoch can be trusted, in one sentence."""
-    name, per_epoch = session.METHOD_NAMES[method], measured.figures
+def reference(measured: dict[str, Measured], method: str, epoch: int) -> figures.Reference:
+    """umap-learn's figures of ``epoch`` to judge ``method``'s map against: the UMAP baseline's if it
+    has a map of the epoch, else (on a run of at most REFERENCE_MAX_TRAIN samples) a background fit of
+    that epoch alone, else whatever the cache already holds; unless this session stopped the evaluation."""
+    if method == "umap":
+        return figures.Reference(figures.SELF)
+    trained = measured.get("umap")
+    if trained is not None and epoch in trained.figures:
+        if trained.figures[epoch] is not None:
+            return figures.Reference(figures.TRAINED, trained.figures[epoch])
+        if trained.missing == figures.NOT_YET:
+            return figures.Reference(figures.PENDING)
+    run = session.dynamics()
+    wanted = figures.UmapReference(run, epoch, session.view_config())
+    small, paused = run.n_train <= REFERENCE_MAX_TRAIN, st.session_state.get(PAUSED_KEY)
+    job = session.registry().evaluate(wanted) if small and not paused else None
+    known = job.figures.get(epoch) if job is not None else wanted.figures(epoch, compute=False)
+    if known is not None:
+        return figures.Reference(figures.COMPUTED, known)
+    if job is not None and job.active:
+        return figures.Reference(figures.PENDING)
+    if job is not None and job.status == "failed":
+        return figures.Reference(why=f"umap-learn could not be fitted on epoch {epoch} ({job.error})")
+    if small:
+        return figures.Reference(why=f"{figures.TRAIN_BASELINE}, or press Resume")
+    return figures.Reference(why=f"{figures.TRAIN_BASELINE} (with {run.n_train:,} training samples, umap-learn is "
+                                 "not fitted for the verdict alone)")
+
+
+def show_verdict(measured: dict[str, Measured], method: str, epoch: int, split: str) -> None:
+    """Whether the chosen method's map of the chosen epoch can be trusted, in a few sentences."""
+    name, per_epoch = session.METHOD_NAMES[method], measured[method].figures
     if epoch not in per_epoch:
         st.info(f"**{name}.** Epoch {epoch} has no map yet: the maps trained so far end at epoch {max(per_epoch)}.")
         return
-    trusted, text = figures.verdict(per_epoch[epoch], epoch, split, measured.missing)
+    judged = per_epoch[epoch]
+    compared = reference(measured, method, epoch) if judged is not None else figures.Reference()
+    trusted, text = figures.verdict(judged, epoch, split, measured[method].missing, compared)
     {True: st.success, False: st.warning, None: st.info}[trusted](f"**{name}.** {text}")
 
 
@@ -134,7 +168,7 @@ def show_measured(epoch: int, split: str, epochs: list[int]) -> None:
 
     table = figures.figure_table(per_epoch)
     if chosen in maps:
-        show_verdict(measured[chosen], chosen, epoch, split)
+        show_verdict(measured, chosen, epoch, split)
     st.markdown(f"**Epoch {epoch}**, {figures.SAMPLE_NAMES[split]}")
     missing = {method: found.missing for method, found in measured.items()}
     st.dataframe(figures.epoch_table(per_epoch, epoch, split, session.METHOD_NAMES, missing), hide_index=True)

@@ -1,9 +1,12 @@
 """The figures the dashboard shows, shaped for people: the classifier's accuracy and the maps' faithfulness.
 
 The numbers come from the core (:func:`ttv_core.evaluate_subject`, :meth:`Visualization.figures`,
-:func:`ttv_core.evaluate.temporal_figures`); this module only lays them out as tables, chart data,
-charts, formatted text and one verdict per epoch. Everything but the accuracy chart (cached by Streamlit,
-shared by the Overview and Metrics pages) is plain pandas, testable without a page.
+:func:`ttv_core.evaluate.temporal_figures`, :func:`ttv_core.evaluate.reference_figures`); this module
+only lays them out as tables, chart data, charts, formatted text and one verdict per epoch. A map's
+verdict judges it against umap-learn's map of the same epoch, since no 2-D map keeps every neighbour
+and only that comparison says whether this one keeps as many as it could. Everything but the accuracy
+chart (cached by Streamlit, shared by the Overview and Metrics pages) is plain pandas, testable without
+a page.
 """
 
 from __future__ import annotations
@@ -17,7 +20,8 @@ import pandas as pd
 import streamlit as st
 
 import ttv_core
-from ttv_core.evaluate import FIGURE_KEYS, figure_key
+from ttv_core.config import VisConfig
+from ttv_core.evaluate import FIGURE_KEYS, figure_key, reference_figures
 
 SPLIT_NAMES = {"train_acc": "training set", "test_acc": "test set"}  # evaluate_subject's keys
 SAMPLE_NAMES = {"train": "training samples", "test": "test samples"}
@@ -30,12 +34,6 @@ STOPPED = "evaluation stopped"
 VERDICT_MISSING = {NOT_YET: "are still being evaluated", FAILED: "could not be evaluated (the error is above)",
                    STOPPED: "were not evaluated: the evaluation was stopped (Resume goes on)"}
 NO_MAP = "no map yet"
-
-# When a map can be trusted. Both figures of the demo's maps (digits, every method, every epoch) lie
-# between 0.85 and 0.99, so these thresholds separate the early, unsettled epochs from the rest.
-PPR_TRUSTED = 0.9  # below it more than 1 sample in 10 sits in a territory of a class the classifier does not give it
-TRUSTWORTHINESS_TRUSTED = 0.9  # below it, dots that are close on the map are often far apart for the classifier
-
 
 @dataclass(frozen=True)
 class Figure:
@@ -196,37 +194,158 @@ def temporal_table(temporal: Mapping[str, Mapping[str, Any] | None], names: Mapp
     return pd.DataFrame(shown)
 
 
-def verdict(figures: Mapping[str, Any] | None, epoch: int, split: str,
-            missing: str = NOT_YET) -> tuple[bool | None, str]:
-    """Can the map be trusted at ``epoch``? (True, False or None if it cannot be told, one sentence).
 
-    Judged on the split's PPR (the territories) and trustworthiness (the neighbourhoods), against
-    :data:`PPR_TRUSTED` and :data:`TRUSTWORTHINESS_TRUSTED`. ``missing`` says why ``figures`` may
-    be None (:data:`NOT_YET`, :data:`FAILED` or :data:`STOPPED`).
+# -- the verdict: can the map of an epoch be trusted? -----------------------------------------------
+# Every floor is issue 9's goal for the maps, so the verdict and the benchmarks agree on what "trusted" means.
+PPR_TRUSTED = 0.9  # below it more than 1 sample in 10 sits in a territory of a class the classifier does not give
+# it; issue 9 asks 0.9 even of the early epochs, where published methods reach 0.37-0.63
+NN_RATIO_TRUSTED = 0.8  # share of umap-learn's neighbour rate (same epoch) a map must keep: no 2-D map keeps
+# every neighbour, so the rate alone says nothing; the demo's proxy maps fell to 0.48x while looking fine
+TRUSTWORTHINESS_MARGIN = 0.02  # how far below umap-learn's trustworthiness (same epoch) a map may fall
+TRUSTWORTHINESS_TRUSTED = 0.9  # the floor when umap-learn's is unknown: its maps of the demo score 0.97-0.99,
+# so a map below 0.9 often invents neighbours that any good 2-D map would not
+# How the verdict knows umap-learn's figures of the epoch (Reference.source):
+TRAINED = "trained"  # from the UMAP baseline's maps, which the user trained
+COMPUTED = "computed"  # fitted on that epoch alone for the verdict (ttv_core.evaluate.reference_figures)
+PENDING = "pending"  # on their way
+FLOORS = "floors"  # unknown: the absolute floors only
+SELF = "self"  # the map judged is the UMAP baseline itself
+TRAIN_BASELINE = "train the UMAP baseline to compare neighbour preservation"
+
+
+@dataclass(frozen=True)
+class Reference:
+    """umap-learn's figures of the epoch a map is judged against (keys of
+    :func:`ttv_core.evaluate.epoch_figures`), where they come from, and with :data:`FLOORS` what to do."""
+
+    source: str = FLOORS
+    figures: Mapping[str, Any] | None = None
+    why: str = TRAIN_BASELINE
+
+
+@dataclass(frozen=True)
+class UmapReference:
+    """umap-learn fitted on one epoch alone, for a verdict. Shaped like the :class:`Visualization` a
+    :class:`app_support.jobs.FigureJob` evaluates (``dynamics``, ``method``, ``config``, ``results_``,
+    ``figures``, ``temporal``), so the job registry fits it in the background, once for every session."""
+
+    dynamics: ttv_core.TrainingDynamics
+    epoch: int
+    config: VisConfig
+    method: str = "umap reference"  # a job key of its own, never the UMAP baseline's
+
+    @property
+    def results_(self) -> dict[int, None]:
+        return {self.epoch: None}
+
+    def figures(self, epoch: int, *, compute: bool = True) -> dict[str, Any] | None:
+        return reference_figures(self.dynamics, epoch, self.config, compute=compute)
+
+    def temporal(self) -> None:
+        """One epoch has no figures over time."""
+        return None
+
+
+def _sentence(text: str) -> str:
+    return text[0].upper() + text[1:] + "."
+
+
+def _territories(ppr: float | None, samples: str) -> tuple[bool | None, str]:
+    """Does the map's colouring say what the classifier predicts? (holds, what to say)"""
+    if ppr is None:
+        return None, "it draws no territories"
+    if ppr < PPR_TRUSTED:
+        return False, (f"territories can mislead: about 1 in {round(1 / (1 - ppr))} {samples} lies in a territory "
+                       f"of a class the classifier does not predict for it (PPR {ppr:.1%})")
+    return True, f"{ppr:.1%} of them sit in the territory of their predicted class (PPR)"
+
+
+def _neighbours(rate: float | None, umap_rate: float | None, pending: bool, samples: str) -> tuple[bool | None, str]:
+    """Does the map keep nearly as many of each sample's neighbours as umap-learn does?"""
+    if rate is None:
+        return None, f"there are too few {samples} for k to judge the neighbours kept"
+    if umap_rate is None:
+        return None, ("the neighbours kept wait for umap-learn's figure of this epoch" if pending else
+                      "the neighbours kept are not judged without umap-learn's figure of this epoch")
+    if rate < NN_RATIO_TRUSTED * umap_rate:
+        return False, (f"many of a sample's nearest neighbours for the classifier are elsewhere on the map: it keeps "
+                       f"{rate:.1%} of them, {rate / umap_rate:.2f}× what umap-learn keeps ({umap_rate:.1%})")
+    ratio = f", {rate / umap_rate:.2f}× umap-learn's" if umap_rate else ""
+    return True, f"it keeps {rate:.1%} of each sample's nearest neighbours{ratio}"
+
+
+def _closeness(trust: float | None, umap_trust: float | None, pending: bool, samples: str) -> tuple[bool | None, str]:
+    """Are dots close on the map close for the classifier, nearly as often as on umap-learn's map?"""
+    if trust is None:
+        return None, f"there are too few {samples} for k to judge trustworthiness"
+    if umap_trust is None and pending:  # its floor is umap-learn's, soon known: no judgement that may flip
+        return None, "trustworthiness waits for umap-learn's"
+    floor = TRUSTWORTHINESS_TRUSTED if umap_trust is None else umap_trust - TRUSTWORTHINESS_MARGIN
+    if trust < floor:
+        below = (f"below the {TRUSTWORTHINESS_TRUSTED} floor" if umap_trust is None else
+                 f"more than {TRUSTWORTHINESS_MARGIN} below umap-learn's {umap_trust:.3f}")
+        return False, f"dots close on the map are often not close for the classifier (trustworthiness {trust:.3f}, {below})"
+    return True, f"trustworthiness is {trust:.3f}" + ("" if umap_trust is None else f" (umap-learn's {umap_trust:.3f})")
+
+
+def _compared(reference: Reference, epoch: int) -> str:
+    """What the verdict compared the map with, as a sentence."""
+    if reference.source == TRAINED:
+        return "Compared with the UMAP baseline's map of the same epoch."
+    if reference.source == COMPUTED:
+        return f"Compared with umap-learn fitted on epoch {epoch} alone."
+    if reference.source == PENDING:
+        return f"Comparing with umap-learn on epoch {epoch}: its figures come in a few seconds."
+    return (f"Compared with absolute floors only (PPR {PPR_TRUSTED:.0%}, trustworthiness {TRUSTWORTHINESS_TRUSTED}): "
+            f"{reference.why}.")
+
+
+def _baseline_verdict(figures: Mapping[str, Any], epoch: int, split: str) -> tuple[bool | None, str]:
+    """The UMAP baseline is the yardstick of the others, so it is described, not compared with itself."""
+    rate, trust = figures.get(figure_key("nn_rate", split)), figures.get(figure_key("trustworthiness", split))
+    samples = SAMPLE_NAMES[split]
+    if rate is None and trust is None:
+        return None, f"No figure can describe the map of epoch {epoch} on the {samples} (too few of them for k)."
+    kept = [f"umap-learn keeps {rate:.1%} of each sample's nearest neighbours"] if rate is not None else []
+    kept += [f"its trustworthiness is {trust:.3f}"] if trust is not None else []
+    text = (f"This is the baseline the other maps are compared with, at epoch {epoch} on the {samples}: "
+            f"{' and '.join(kept)}. It draws no territories.")
+    if trust is not None and trust < TRUSTWORTHINESS_TRUSTED:
+        return False, text + (" Even here dots close on the map are often not close for the classifier: "
+                              "no 2-D map of this epoch keeps its neighbourhoods well.")
+    return None, text
+
+
+def verdict(figures: Mapping[str, Any] | None, epoch: int, split: str, missing: str = NOT_YET,
+            reference: Reference = Reference()) -> tuple[bool | None, str]:
+    """Can the map be trusted at ``epoch``? (True, False or None if it cannot be told, what to say).
+
+    True only when all three hold on the split: its territories (PPR at least :data:`PPR_TRUSTED`),
+    the neighbours it keeps (at least :data:`NN_RATIO_TRUSTED` of umap-learn's rate on the same
+    epoch) and its trustworthiness (at most :data:`TRUSTWORTHINESS_MARGIN` below umap-learn's, or
+    :data:`TRUSTWORTHINESS_TRUSTED` where that is unknown). A failing figure is named in plain words,
+    then its numbers; the text ends with what the map was compared with (``reference``; the default
+    is the absolute floors). ``missing`` says why ``figures`` may be None (:data:`NOT_YET`,
+    :data:`FAILED` or :data:`STOPPED`).
     """
     if figures is None:
         return None, f"The figures of epoch {epoch} {VERDICT_MISSING[missing]}."
-    ppr, trust = figures.get(figure_key("ppr", split)), figures.get(figure_key("trustworthiness", split))
-    samples = SAMPLE_NAMES[split]
-    cautions = []
-    if ppr is not None and ppr < PPR_TRUSTED:
-        cautions.append(f"treat territories with care at epoch {epoch}: PPR {ppr:.1%}, so about 1 of every "
-                        f"{round(1 / (1 - ppr))} {samples} lies in a territory of a class the classifier does not "
-                        f"predict for it")
-    if trust is not None and trust < TRUSTWORTHINESS_TRUSTED:
-        cautions.append(f"treat neighbourhoods with care{'' if cautions else f' at epoch {epoch}'}: trustworthiness "
-                        f"{trust:.3f} (below {TRUSTWORTHINESS_TRUSTED}), so dots close on the map are often far "
-                        f"apart for the classifier")
-    if cautions:
-        text = "; ".join(cautions)
-        return False, text[0].upper() + text[1:] + "."
-    if ppr is None and trust is None:
-        return None, f"No figure can judge the map of epoch {epoch} on the {samples} (too few of them for k)."
-    reasons = ([f"{ppr:.1%} of the {samples} sit in the territory of their predicted class (PPR)"] if ppr is not None
-               else []) + ([f"trustworthiness is {trust:.3f}"] if trust is not None else [])
-    text = f"This map can be trusted at epoch {epoch}: {' and '.join(reasons)}."
-    if ppr is None:
-        text += " It draws no territories, so only its neighbourhoods are judged."
-    elif trust is None:
-        text += f" There are too few {samples} for k to judge its neighbourhoods, so only its territories are."
-    return True, text
+    if reference.source == SELF:
+        return _baseline_verdict(figures, epoch, split)
+    samples, umap, pending = SAMPLE_NAMES[split], reference.figures or {}, reference.source == PENDING
+    checks = [_territories(figures.get(figure_key("ppr", split)), samples),
+              _neighbours(figures.get(figure_key("nn_rate", split)), umap.get(figure_key("nn_rate", split)),
+                          pending, samples),
+              _closeness(figures.get(figure_key("trustworthiness", split)),
+                         umap.get(figure_key("trustworthiness", split)), pending, samples)]
+    by_outcome = {outcome: [text for holds, text in checks if holds is outcome] for outcome in (True, False, None)}
+    compared = _compared(reference, epoch)
+    if by_outcome[False]:
+        failures = " ".join(_sentence(text) for text in by_outcome[False])
+        return False, f"The map of epoch {epoch} can mislead on the {samples}. {failures} {compared}"
+    passed = "; ".join(by_outcome[True])
+    if by_outcome[None]:
+        so_far = f": {passed}" if passed else ""
+        return None, (f"Nothing fails at epoch {epoch} on the {samples}{so_far}. Not everything could be judged: "
+                      f"{'; '.join(by_outcome[None])}. {compared}")
+    return True, f"This map can be trusted at epoch {epoch} on the {samples}: {passed}. {compared}"

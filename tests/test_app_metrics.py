@@ -247,7 +247,139 @@ def test_a_failed_evaluation_says_so_instead_of_still_evaluating(tmp_path):
 
 def test_the_verdict_names_what_it_could_not_judge():
     territories_only = figures.verdict({"ppr_test": 0.95, "trustworthiness_test": None}, 3, "test")
-    assert territories_only[0] is True and "too few test samples for k" in territories_only[1]
-    neighbourhoods_only = figures.verdict({"ppr_train": None, "trustworthiness_train": 0.95}, 3, "train")
-    assert neighbourhoods_only[0] is True and "draws no territories" in neighbourhoods_only[1]
+    assert territories_only[0] is None and "too few test samples for k" in territories_only[1]
+    no_territories = figures.verdict({"ppr_train": None, "nn_rate_train": 0.5, "trustworthiness_train": 0.98}, 3,
+                                     "train", reference=figures.Reference(figures.TRAINED, UMAP_FIGURES))
+    assert no_territories[0] is None and "draws no territories" in no_territories[1]
     assert figures.verdict({"ppr_train": 0.5, "trustworthiness_train": 0.95}, 3, "train")[0] is False
+
+
+# -- the verdict as a plain function: umap-learn's figures of epoch 20 of the demo (issue 9) --------
+UMAP_FIGURES = {"nn_rate_train": 0.574, "trustworthiness_train": 0.990}
+GOOD = {"ppr_train": 0.97, "nn_rate_train": 0.55, "trustworthiness_train": 0.985}
+TERRITORIES = "lies in a territory of a class the classifier does not predict for it"
+NEIGHBOURS = "many of a sample's nearest neighbours for the classifier are elsewhere on the map"
+CLOSENESS = "dots close on the map are often not close for the classifier"
+
+
+def judged(source=figures.TRAINED, **changes):
+    reference = figures.Reference(source, UMAP_FIGURES if source in (figures.TRAINED, figures.COMPUTED) else None)
+    return figures.verdict({**GOOD, **changes}, 20, "train", reference=reference)
+
+
+def test_a_map_is_trusted_when_territories_neighbours_and_trustworthiness_all_hold():
+    trusted, text = judged()
+
+    assert trusted is True
+    assert text.startswith("This map can be trusted at epoch 20 on the training samples")
+    assert "0.96× umap-learn's" in text and "umap-learn's 0.990" in text  # judged against the baseline's figures
+    assert not any(phrase in text.lower() for phrase in (TERRITORIES, NEIGHBOURS, CLOSENESS))
+
+
+@pytest.mark.parametrize("changes, phrase, number", [
+    ({"ppr_train": 0.85}, "about 1 in 7 training samples " + TERRITORIES, "PPR 85.0%"),
+    ({"nn_rate_train": 0.278}, NEIGHBOURS, "0.48× what umap-learn keeps (57.4%)"),  # the demo's proxy at epoch 20
+    ({"trustworthiness_train": 0.961}, CLOSENESS, "more than 0.02 below umap-learn's 0.990"),
+])
+def test_each_failing_figure_is_named_in_plain_words_then_its_numbers(changes, phrase, number):
+    trusted, text = judged(**changes)
+
+    assert trusted is False
+    assert phrase in text.lower() and number in text
+    others = {TERRITORIES, NEIGHBOURS, CLOSENESS} - {phrase.removeprefix("about 1 in 7 training samples ")}
+    assert not any(other in text.lower() for other in others)  # only the failing figure is blamed
+
+
+def test_the_demos_proxy_map_at_epoch_20_is_no_longer_trusted():
+    trusted, text = figures.verdict({"ppr_train": 0.969, "nn_rate_train": 0.278, "trustworthiness_train": 0.961}, 20,
+                                    "train", reference=figures.Reference(figures.TRAINED, UMAP_FIGURES))
+
+    assert trusted is False and NEIGHBOURS in text.lower() and CLOSENESS in text.lower()
+    assert "can be trusted" not in text
+
+
+@pytest.mark.parametrize("rate, trust, trusted", [(0.46, 0.971, True), (0.45, 0.990, False), (0.574, 0.969, False)])
+def test_neighbours_and_trustworthiness_are_judged_against_umap_learns_on_the_same_epoch(rate, trust, trusted):
+    assert judged(nn_rate_train=rate, trustworthiness_train=trust)[0] is trusted  # 0.8 x 0.574 = 0.459; 0.990 - 0.02
+
+
+def test_trustworthiness_falls_back_to_the_absolute_floor_without_umap_learns():
+    below_umap = {"nn_rate_train": 0.5, "trustworthiness_train": 0.88}
+    relative = figures.verdict({**GOOD, "trustworthiness_train": 0.87}, 20, "train",
+                               reference=figures.Reference(figures.COMPUTED, below_umap))
+    absolute = judged(figures.FLOORS, trustworthiness_train=0.87)
+
+    assert relative[0] is True  # a hard epoch: umap-learn itself scores 0.88
+    assert absolute[0] is False and CLOSENESS in absolute[1].lower() and "below the 0.9 floor" in absolute[1]
+
+
+@pytest.mark.parametrize("source, outcome, compared", [
+    (figures.TRAINED, True, "Compared with the UMAP baseline's map of the same epoch."),
+    (figures.COMPUTED, True, "Compared with umap-learn fitted on epoch 20 alone."),
+    (figures.PENDING, None, "Comparing with umap-learn on epoch 20: its figures come in a few seconds."),
+    (figures.FLOORS, None, "Compared with absolute floors only (PPR 90%, trustworthiness 0.9): train the UMAP "
+                           "baseline to compare neighbour preservation."),
+])
+def test_the_verdict_says_what_it_compared_against(source, outcome, compared):
+    trusted, text = judged(source)
+
+    assert trusted is outcome and text.endswith(compared)
+    if outcome is None:  # never "trusted" without umap-learn's neighbour figure
+        assert "can be trusted" not in text and "neighbours kept" in text
+
+
+def test_the_baseline_is_described_not_compared_with_itself():
+    trusted, text = figures.verdict(UMAP_FIGURES, 20, "train", reference=figures.Reference(figures.SELF))
+
+    assert trusted is None
+    assert text.startswith("This is the baseline the other maps are compared with, at epoch 20")
+    assert "57.4%" in text and "0.990" in text and "×" not in text and "can be trusted" not in text
+
+
+# -- the verdict on the page: which umap-learn figures it compares with -------------------------------
+def settle_verdict(at: AppTest, timeout: float = 120.0) -> AppTest:
+    """Rerun until umap-learn's figures for the verdict are in (a first umap-learn fit compiles numba)."""
+    deadline = time.time() + timeout
+    while time.time() < deadline and "come in a few seconds" in verdict(at):
+        time.sleep(0.2)
+        at.run()
+    return at
+
+
+def test_with_the_baseline_trained_the_verdict_compares_with_its_figures_of_the_epoch(mapped_run):
+    at = open_metrics(mapped_run, epoch="3")
+
+    expected = figures.verdict(core_figures(mapped_run, "proxy", 3), 3, "train",
+                               reference=figures.Reference(figures.TRAINED, core_figures(mapped_run, "umap", 3)))
+    assert not at.exception
+    assert verdict(at) == f"**{PROXY}.** {expected[1]}"
+    assert "Compared with the UMAP baseline's map of the same epoch." in verdict(at)
+
+
+def test_on_a_small_run_without_the_baseline_the_verdict_fits_umap_learn_on_the_epoch(tmp_path):
+    from ttv_core.evaluate import reference_figures
+
+    run = train_proxy(tmp_path / "no-baseline", epochs=(1, 2), n_train=60, n_test=20)
+    at = settle_verdict(settle(open_app(page=PAGE, view_config=VIEW_CONFIG, run=run)))
+
+    assert not at.exception
+    assert "Compared with umap-learn fitted on epoch 2 alone." in verdict(at)
+    dynamics = ttv_core.load_dynamics(run)
+    umap = reference_figures(dynamics, 2, VIEW_CONFIG, compute=False)  # memoized: read back, not fitted again
+    assert umap is not None and 0 < umap["nn_rate_train"] <= 1
+    expected = figures.verdict(core_figures(run, "proxy", 2), 2, "train",
+                               reference=figures.Reference(figures.COMPUTED, umap))
+    assert verdict(at) == f"**{PROXY}.** {expected[1]}"
+
+
+def test_on_a_large_run_without_the_baseline_the_verdict_says_it_used_the_floors(tmp_path, monkeypatch):
+    from app_support.session import registry
+
+    monkeypatch.setattr("ttv_core.evaluate.REFERENCE_MAX_TRAIN", 59)  # the 60 samples count as a large run
+    run = train_proxy(tmp_path / "large", epochs=(1, 2), n_train=60, n_test=20)
+    at = settle(open_app(page=PAGE, view_config=VIEW_CONFIG, run=run))
+
+    assert not at.exception
+    assert "Compared with absolute floors only" in verdict(at) and "train the UMAP baseline" in verdict(at)
+    assert "60 training samples" in verdict(at) and "can be trusted" not in verdict(at)
+    assert not [key for key in registry()._jobs if key[0] == "figures" and key[1] == run and key[2] == "umap reference"]
