@@ -59,6 +59,25 @@ class ScaledMLP(nn.Sequential):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return super().forward((x - self.input_shift) / self.input_scale) * self.output_scale + self.output_shift
 
+    @torch.no_grad()
+    def change_units(self, input_shift: torch.Tensor, input_scale: torch.Tensor, output_shift: torch.Tensor,
+                     output_scale: torch.Tensor) -> None:
+        """Adopt new units without changing the function: the first and last layers absorb the change.
+
+        A warm start carries a model from one epoch to the next, whose representations (and map) may
+        have grown or shifted: in the old units the optimiser would work on badly scaled inputs and
+        targets. With u = (x - a) / s the first layer sees u = u' * (s' / s) + (a' - a) / s; the last
+        layer's output y (times S, plus c) is rewritten as y' * S' + c'.
+        """
+        first, last = self[0], self[-1]
+        ratio = input_scale / self.input_scale
+        first.bias += first.weight @ ((input_shift - self.input_shift) / self.input_scale)
+        first.weight *= ratio[None, :]
+        last.weight *= (self.output_scale / output_scale)[:, None]
+        last.bias.copy_((last.bias * self.output_scale + self.output_shift - output_shift) / output_scale)
+        for name, value in zip(_UNITS, (input_shift, input_scale, output_shift, output_scale)):
+            getattr(self, name).copy_(value)
+
 
 _UNITS = ("input_shift", "input_scale", "output_shift", "output_scale")
 
@@ -77,7 +96,7 @@ class VisModel(nn.Module):
         return z, self.decoder(z)
 
     @torch.no_grad()
-    def set_units(self, vertices: torch.Tensor, layout: torch.Tensor) -> "VisModel":
+    def set_units(self, vertices: torch.Tensor, layout: torch.Tensor, *, keep_function: bool = False) -> "VisModel":
         """Take the units from the data; returns self.
 
         Representations: per-dimension mean and spread of ``vertices``, shape (n, dim); a dimension
@@ -91,8 +110,11 @@ class VisModel(nn.Module):
         canvas = torch.full_like(centre, max(float((layout - centre).std()) * 2.0, 1e-12))
         both = ((self.encoder, (mean, spread, centre, canvas)), (self.decoder, (centre, canvas, mean, spread)))
         for part, units in both:
-            for name, value in zip(_UNITS, units):
-                getattr(part, name).copy_(value)
+            if keep_function:
+                part.change_units(*units)
+            else:
+                for name, value in zip(_UNITS, units):
+                    getattr(part, name).copy_(value)
         return self
 
 

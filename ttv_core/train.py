@@ -13,8 +13,8 @@ Two schemes share one short loop (minGPT's ``Trainer.run``):
   2-D images of an edge's two ends together with UMAP's cross-entropy (in-batch negatives pushed
   apart), plus the same reconstruction and prediction terms. Active-learning refinement uses it.
 
-When the model was warm-started from the previous epoch, DVI's temporal term keeps the map near that
-epoch's (two-stage: the 2-D positions; parametric: the weights). Progress leaves the loop through
+A warm start's temporal term (DVI's) acts on the layout: :func:`optimize_layout`'s spring holds each
+vertex near where the previous epoch's map put it. Progress leaves the loop through
 ``on_pass_end``; a caller stops it by returning True from ``should_stop``.
 """
 
@@ -60,24 +60,6 @@ class TrainingGraph:
     weights: np.ndarray
 
 
-@dataclass(frozen=True)
-class TemporalAnchor:
-    """Where the previous epoch's model stood, and how strongly to stay near it.
-
-    ``strength`` is DVI's mean neighbourhood preservation between the two epochs, in [0, 1]: the
-    more each sample's high-dimensional neighbours stayed the same, the less the map may move.
-    The term is DVI's squared distance of the weights from ``parameters``, or, when ``positions``
-    (shape (n_vertices, 2): where the previous map put this graph's vertices) is given, the squared
-    2-D distance of the encoder's output from them. The two-stage scheme uses the latter: anchoring
-    the weights also held back the decoder, which must follow the new head (demo, epochs 11-20 warm:
-    PPR 0.954 / NN 0.421 with weights anchored, 0.979 / 0.479 with positions anchored).
-    """
-
-    parameters: tuple[torch.Tensor, ...]
-    strength: float
-    positions: torch.Tensor | None = None
-
-
 def umap_loss(z_from: torch.Tensor, z_to: torch.Tensor, *, a: float, b: float, negative_rate: int,
               generator: torch.Generator) -> torch.Tensor:
     """UMAP's binary cross-entropy between edge membership (1) and low-dimensional similarity.
@@ -102,12 +84,6 @@ def prediction_loss(head: nn.Module, original: torch.Tensor, reconstructed: torc
         target = torch.log_softmax(head(original), dim=1)
     return nn.functional.kl_div(torch.log_softmax(head(reconstructed), dim=1), target, log_target=True,
                                 reduction="batchmean")
-
-
-def temporal_loss(model: nn.Module, anchor: TemporalAnchor) -> torch.Tensor:
-    """Squared distance of the weights from the previous epoch's, scaled by the anchor's strength."""
-    total = sum(((p - q) ** 2).sum() for p, q in zip(model.parameters(), anchor.parameters))
-    return anchor.strength * total
 
 
 @contextlib.contextmanager
@@ -228,14 +204,12 @@ def position_weights(layout: np.ndarray, k: int) -> np.ndarray:
 class Trainer:
     """Fits a :class:`VisModel` to a :class:`TrainingGraph` under a :class:`VisConfig`.
 
-    ``head`` (the classifier head as a torch module) enables the prediction-preserving term;
-    ``anchor`` enables the temporal term.
+    ``head`` (the classifier head as a torch module) enables the prediction-preserving term.
     """
 
     config: VisConfig
     device: torch.device
     head: nn.Module | None = None
-    anchor: TemporalAnchor | None = None
     on_pass_end: Callable[[dict[str, float]], None] | None = None
     should_stop: Callable[[], bool] | None = None
 
@@ -321,17 +295,13 @@ class Trainer:
         error = ((z - layout[batch]) / model.encoder.output_scale) ** 2
         losses = {"position": (error.sum(1) * weights[batch]).mean()}
         total = losses["position"]
-        if self.anchor is not None and self.anchor.positions is not None and self.config.lambda_temporal > 0:
-            moved = ((z - self.anchor.positions[batch]) / model.encoder.output_scale) ** 2
-            losses["temporal"] = self.anchor.strength * moved.sum(1).mean()
-            total = total + self.config.lambda_temporal * losses["temporal"]
         # The decoder learns from where the encoder puts x, so that Dec(Enc(x)) is what is trained, on
         # a share of the (randomly ordered) batch, and without pulling the encoder off the layout.
         n = max(1, round(len(batch) * self.config.decoder_share))
         return self._add_common(losses, total, model, x[:n], model.decoder(z[:n].detach()))
 
     def _add_common(self, losses, total, model, x, reconstructed) -> dict[str, torch.Tensor]:
-        """Reconstruction (in the model's standard units), prediction and temporal terms; the total."""
+        """Reconstruction (in the model's standard units) and prediction terms; the total."""
         config = self.config
         scale = model.decoder.output_scale
         losses["reconstruction"] = (((reconstructed - x) / scale) ** 2).mean()
@@ -339,9 +309,6 @@ class Trainer:
         if self.head is not None and config.lambda_prediction > 0:
             losses["prediction"] = prediction_loss(self.head, x, reconstructed)
             total = total + config.lambda_prediction * losses["prediction"]
-        if self.anchor is not None and self.anchor.positions is None and config.lambda_temporal > 0:
-            losses["temporal"] = temporal_loss(model, self.anchor)
-            total = total + config.lambda_temporal * losses["temporal"]
         losses["loss"] = total
         return losses
 
