@@ -32,7 +32,7 @@ from .graph import (
 )
 from .head import Head
 from .model import Visualizer, resolve_device
-from .train import Trainer, TrainingGraph, initial_layout, optimize_layout
+from .train import Trainer, TrainingGraph, cpu_threads, initial_layout, optimize_layout
 
 _DUNN_SAMPLE = 1000  # points per cluster used for the Dunn index: exact pairwise cost stays bounded
 
@@ -217,8 +217,12 @@ class ProxyVisualizer(Visualizer):
         decisions; ``previous`` (the last epoch's fitted visualizer) warm-starts the layout and the
         model and, with ``temporal_strength`` > 0, anchors the map near the previous one.
         """
+        with cpu_threads(resolve_device(self.config.device), self.config.cpu_threads):
+            return self._fit(np.asarray(representations, dtype=np.float32), head, n_classes, previous,
+                             temporal_strength, on_pass_end, should_stop)
+
+    def _fit(self, samples, head, n_classes, previous, temporal_strength, on_pass_end, should_stop):
         config, warm = self.config, previous is not None
-        samples = np.asarray(representations, dtype=np.float32)
         n_first = n_classes if n_classes is not None else (head.n_classes if head is not None else 10)
         proxies = hierarchical_proxies(samples, n_first, min_split=config.proxy_min_split,
                                        dunn_threshold=config.proxy_dunn_threshold, seed=config.seed)

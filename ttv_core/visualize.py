@@ -28,7 +28,8 @@ from .dynamics import SPLITS, TrainingDynamics
 from .errors import ConfigError
 from .graph import nearest_neighbors
 from .memo import ResultStore, result_key
-from .model import Visualizer
+from .model import Visualizer, resolve_device
+from .train import cpu_threads
 from .territory import Extent, Territory, extent_of, render_territory
 
 METHODS = ("proxy", "al", "umap")
@@ -130,8 +131,17 @@ class Visualization:
         chain = [e for e in self.dynamics.epochs if e <= asked[-1]]
         self.epochs_, self.results_, self.cancelled_ = asked, {}, False
         stop = should_stop or (lambda: False)
-        previous = None  # the chained result (proxy for "proxy" and "al") of the epoch before
         self._knn_memo: dict[int, np.ndarray] = {}
+        with cpu_threads(resolve_device(self.config.device), self.config.cpu_threads):
+            self._fit_chain(chain, stop, on_epoch_start, on_epoch_end, compute)
+        self.missing_ = [e for e in asked if e not in self.results_]
+        done = [self.results_[e].embeddings["train"] for e in asked if e in self.results_]
+        self.extent_ = extent_of(done) if done else None
+        return self
+
+    def _fit_chain(self, chain, stop, on_epoch_start, on_epoch_end, compute) -> None:
+        """Read or compute the chained results of ``chain`` in order (see :meth:`fit`)."""
+        previous = None  # the chained result (proxy for "proxy" and "al") of the epoch before
         for index, epoch in enumerate(chain, start=1):
             if stop():
                 self.cancelled_ = True
@@ -153,10 +163,6 @@ class Visualization:
             if on_epoch_end is not None:
                 status = "cached" if cached else "computed"
                 on_epoch_end(EpochProgress(epoch, index, len(chain), status, time.perf_counter() - start))
-        self.missing_ = [e for e in asked if e not in self.results_]
-        done = [self.results_[e].embeddings["train"] for e in asked if e in self.results_]
-        self.extent_ = extent_of(done) if done else None
-        return self
 
     def _temporal_strength(self, epoch: int, previous: EpochResult | None) -> float:
         """DVI's weight of the temporal loss for ``epoch`` (0 without a previous epoch).
