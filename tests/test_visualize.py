@@ -139,8 +139,11 @@ def test_al_refines_the_cached_proxy_chain(dynamics, cache_dir, monkeypatch):
     al = Visualization(dynamics, "al", FAST, cache_dir).fit([1, 2], on_epoch_end=report)
     assert seen == [(1, "computed"), (2, "computed")]  # the refinement is new work, on cached proxies
     trust = al.results_[2].trust_map
-    assert trust.probe_mask.any() and 0.0 <= trust.preserved_before <= 1.0
-    assert not np.array_equal(al.results_[2].embeddings["train"], proxy.results_[2].embeddings["train"])
+    assert trust.probe_mask.any() and 0.0 <= trust.preserved_before <= trust.preserved_after <= 1.0
+    # a refined map differs from the proxy's exactly when a refinement pass was kept (it may not be: a
+    # pass that would lower the samples' PPR is dropped)
+    refined = not np.array_equal(al.results_[2].embeddings["train"], proxy.results_[2].embeddings["train"])
+    assert refined == (trust.preserved_after > trust.preserved_before)
     assert al.territory(2) is not None and al.figures(2)["ppr_train"] is not None
 
 

@@ -96,6 +96,15 @@ class VisModel(nn.Module):
         return z, self.decoder(z)
 
     @torch.no_grad()
+    def scale_canvas(self, factor: float) -> "VisModel":
+        """Scale the 2-D canvas about its origin by ``factor``: Enc becomes factor x Enc, and Dec reads
+        positions divided by it (a map zoomed, nothing else changed); returns self."""
+        for buffer in (self.encoder.output_shift, self.encoder.output_scale, self.decoder.input_shift,
+                       self.decoder.input_scale):
+            buffer.mul_(float(factor))
+        return self
+
+    @torch.no_grad()
     def set_units(self, vertices: torch.Tensor, layout: torch.Tensor, *, keep_function: bool = False) -> "VisModel":
         """Take the units from the data; returns self.
 
@@ -189,11 +198,13 @@ class Visualizer:
     def state(self) -> dict[str, Any]:
         """Everything needed to rebuild the fitted visualizer: config, weights as arrays, history."""
         model = self._check_fitted()
+        canvas = getattr(self, "canvas_", None)
         return {
             "config": self.config.to_dict(),
             "dim": self.dim_,
             "weights": {k: v.detach().to("cpu").numpy() for k, v in model.state_dict().items()},
             "history": self.history_,
+            **({} if canvas is None else {"canvas": dict(canvas)}),
         }
 
     @classmethod
@@ -206,4 +217,6 @@ class Visualizer:
             if key.rsplit(".", 1)[-1] in _UNITS:
                 weights.setdefault(key, default)
         model.load_state_dict(weights)
+        if "canvas" in state:
+            visualizer.canvas_ = dict(state["canvas"])
         return visualizer._set_fitted(model, state["history"])

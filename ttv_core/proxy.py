@@ -30,6 +30,7 @@ from .graph import (
     nearest_neighbors_between,
     training_edges,
 )
+from .alignment import best_rotation
 from .head import Head
 from .model import Visualizer, resolve_device
 from .train import Trainer, TrainingGraph, cpu_threads, initial_layout, optimize_layout
@@ -138,6 +139,16 @@ def weaken_cross_class_edges(graph: TrainingGraph, classes: np.ndarray, factor: 
     return TrainingGraph(graph.vertices, graph.heads, graph.tails, weights)
 
 
+def vertex_strengths(strength: float | np.ndarray, n_proxies: int, n_samples: int) -> np.ndarray:
+    """The temporal strength of every graph vertex, shape (n_proxies + n_samples,), float32.
+
+    ``strength``: one value for all, or one per sample. Proxies, new k-means centres each epoch, have
+    no neighbourhood of their own to keep: they take the samples' mean.
+    """
+    per_sample = np.broadcast_to(np.asarray(strength, np.float32), (n_samples,))
+    return np.concatenate([np.full(n_proxies, per_sample.mean(), np.float32), per_sample])
+
+
 def layout_spread(layout: np.ndarray) -> float:
     """The size of a 2-D layout, shape (n, 2): twice the standard deviation of its centred coordinates.
 
@@ -147,9 +158,39 @@ def layout_spread(layout: np.ndarray) -> float:
     return float(2.0 * (layout - layout.mean(0)).std())
 
 
-def previous_layout_size(model) -> float:
-    """The size of the layout the previous epoch's model was fitted to (its canvas unit)."""
-    return float(model.encoder.output_scale[0])
+def representation_spread(units_or_points) -> float:
+    """Root of the total variance of representations: their overall size, whatever the dimension.
+
+    Takes the points, shape (n, dim), or a model's per-dimension input scales, shape (dim,).
+    """
+    values = np.asarray(units_or_points, np.float64)
+    return float(np.sqrt((values**2).sum() if values.ndim == 1 else values.var(0, ddof=1).sum()))
+
+
+def unturned(start: np.ndarray, layout: np.ndarray) -> np.ndarray:
+    """``layout`` rotated about its centre back onto ``start`` (best proper rotation, never a mirror).
+
+    Stage 1 moves the vertices from where the previous map put them; where much changed (classes
+    merging, splitting) the whole picture could turn with the change (synthetic run: 27.6 degrees in
+    one epoch). A 2-D map's orientation carries no meaning, so turning it back costs no faithfulness
+    and keeps the animation from spinning.
+    """
+    alignment = best_rotation(start, layout, allow_reflection=False)
+    centre = layout.mean(0)
+    return ((layout - centre) @ alignment.matrix.T + centre).astype(np.float32)
+
+
+def canvas_of(previous: Visualizer) -> tuple[float, float, float]:
+    """(layout size, canvas scale, representation spread) of a fitted visualizer's last fit.
+
+    A model fitted before the canvas was recorded: its layout size is its canvas unit, at scale 1, and
+    its input units give the spread.
+    """
+    model = previous._check_fitted()
+    canvas = getattr(previous, "canvas_", None)
+    if canvas is not None:
+        return float(canvas["layout_size"]), float(canvas["scale"]), float(canvas["spread"])
+    return float(model.encoder.output_scale[0]), 1.0, representation_spread(model.encoder.input_scale.numpy())
 
 
 def resized(layout: np.ndarray, size: float) -> np.ndarray:
@@ -207,7 +248,7 @@ class ProxyVisualizer(Visualizer):
         head: Head | None = None,
         n_classes: int | None = None,
         previous: Visualizer | None = None,
-        temporal_strength: float = 0.0,
+        temporal_strength: float | np.ndarray = 0.0,
         on_pass_end: Callable[[dict[str, float]], None] | None = None,
         should_stop: Callable[[], bool] | None = None,
     ) -> "ProxyVisualizer":
@@ -215,7 +256,10 @@ class ProxyVisualizer(Visualizer):
 
         ``head`` enables the prediction-preserving loss and weakens the graph's edges across its
         decisions; ``previous`` (the last epoch's fitted visualizer) warm-starts the layout and the
-        model and, with ``temporal_strength`` > 0, anchors the map near the previous one.
+        model and, with ``temporal_strength`` > 0, anchors the map near the previous one: one strength
+        for every sample, or one per sample, shape (n_samples,), each in [0, 1] (DVI's share of the
+        sample's neighbours kept since the previous epoch: a sample whose neighbourhood changed is
+        free to move, one whose neighbourhood held stays).
         """
         with cpu_threads(resolve_device(self.config.device), self.config.cpu_threads):
             return self._fit(np.asarray(representations, dtype=np.float32), head, n_classes, previous,
@@ -234,10 +278,10 @@ class ProxyVisualizer(Visualizer):
         if head is not None:
             trainer.head = copy.deepcopy(head.module).to(device).eval().requires_grad_(False)
         # Stage 1: the layout, from where the previous map puts this epoch's vertices on a warm start, at
-        # the previous layout's size (below).
+        # the previous layout's size (see resized).
         if warm:
-            size = previous_layout_size(previous._check_fitted())
-            start = resized(previous.transform(graph.vertices), size)
+            size, canvas, spread = canvas_of(previous)
+            start = resized(previous.transform(graph.vertices) / np.float32(canvas), size)  # canvas: scale_canvas
         else:
             start = initial_layout(graph.vertices)
         a, b = find_ab_params(config.spread, config.min_dist)
@@ -245,11 +289,12 @@ class ProxyVisualizer(Visualizer):
             graph, start, n_epochs=config.warm_layout_epochs if warm else config.layout_epochs, a=a, b=b,
             negative_rate=config.negative_sample_rate, seed=config.seed, device=device,
             learning_rate=config.warm_layout_rate if warm else 1.0,
-            anchor_strength=config.lambda_temporal * float(temporal_strength) if warm else 0.0,
+            anchor_strength=config.lambda_temporal * vertex_strengths(temporal_strength, len(proxies.centres),
+                                                                      len(samples)) if warm else 0.0,
             n_threads=config.cpu_threads,
         )
-        if warm:  # one size for the whole chain: the frame and the canvas units stay put
-            layout = resized(layout, size)
+        if warm:  # one layout size for the whole chain: the canvas units stay put; and no turn (below)
+            layout = resized(unturned(start, layout), size)
         # Stage 2: the model, fitted to the layout. A warm start keeps the previous model's function but
         # takes this epoch's units: representations grow and maps spread over training, and a model left
         # in epoch 1's units fitted each later layout worse (demo, epoch 20: NN rate 0.30 vs 0.46 in the
@@ -258,11 +303,19 @@ class ProxyVisualizer(Visualizer):
         # this layout (demo, epoch 2: NN rate 0.41 with it, 0.45 without; epoch 10 equal).
         vertices, positions = torch.from_numpy(graph.vertices), torch.from_numpy(layout)
         if warm:
-            model = copy.deepcopy(previous._check_fitted()).set_units(vertices, positions, keep_function=True)
+            model = copy.deepcopy(previous._check_fitted()).scale_canvas(1.0 / canvas)
+            growth = representation_spread(samples) / spread
+            model.set_units(vertices, positions, keep_function=True)
         else:
             model = self._new_model(samples.shape[1]).set_units(vertices, positions)
         passes = config.warm_max_passes if warm else config.max_passes
         history = trainer.run(model, graph, layout=layout, max_passes=passes)
+        # The map shown grows with the representations, damped (canvas_growth): the layout is fitted at
+        # one size, then the canvas is scaled (a similarity: no figure but the temporal ones changes).
+        scale = canvas * growth**config.canvas_growth if warm else 1.0
+        self.canvas_ = {"layout_size": size if warm else layout_spread(layout), "scale": scale,
+                        "spread": representation_spread(samples)}
+        model.scale_canvas(scale)
         self.proxies_ = proxies
         self.n_edges_ = int(len(graph.weights))
         self.layout_ = layout[len(proxies.centres) :]

@@ -154,9 +154,9 @@ def optimize_layout(graph: TrainingGraph, initial: np.ndarray, *, n_epochs: int,
     device : torch.device
     learning_rate : float, default 1.0
         umap-learn's initial rate; smaller values refine a warm start instead of rebuilding it.
-    anchor_strength : float, default 0.0
+    anchor_strength : float or ndarray of shape (n_vertices,), default 0.0
         A spring pulling each vertex back to its ``initial`` position, this much per unit of distance
-        and of rate: a warm start's temporal term (``lambda_temporal`` x temporal strength).
+        and of rate: a warm start's temporal term (``lambda_temporal`` x each vertex's temporal strength).
     n_threads : int, default 1
         CPU threads (:func:`cpu_threads`).
 
@@ -168,6 +168,9 @@ def optimize_layout(graph: TrainingGraph, initial: np.ndarray, *, n_epochs: int,
     positions = torch.tensor(np.asarray(initial, np.float32), device=device)
     heads, tails = (torch.from_numpy(graph.heads).to(device), torch.from_numpy(graph.tails).to(device))
     rate = torch.from_numpy(graph.weights / graph.weights.max()).to(device)
+    spring = np.broadcast_to(np.asarray(anchor_strength, np.float32), (len(positions),))
+    anchored = bool(spring.any())
+    spring = torch.from_numpy(np.array(spring, np.float32)).to(device)[:, None]
     with cpu_threads(device, n_threads):
         home = positions.clone()
         for epoch in range(n_epochs):
@@ -188,8 +191,8 @@ def optimize_layout(graph: TrainingGraph, initial: np.ndarray, *, n_epochs: int,
             repulsion = 2.0 * b / ((_REPULSION_EPSILON + squared) * (1.0 + a * squared.pow(b)))
             push = (repulsion * difference).clamp(-_GRADIENT_CLIP, _GRADIENT_CLIP) * alpha
             step.index_add_(0, head.repeat(negative_rate), push)
-            if anchor_strength > 0:
-                step -= alpha * anchor_strength * (positions - home)
+            if anchored:
+                step -= alpha * spring * (positions - home)
             positions += step
     return positions.cpu().numpy()
 

@@ -75,10 +75,13 @@ class EpochProgress:
     seconds: float
 
 
-def neighbourhood_kept(previous: np.ndarray, current: np.ndarray) -> float:
-    """DVI's temporal strength: mean share of each sample's kNN (in D) kept from one epoch to the next."""
-    shared = [len(np.intersect1d(a, b, assume_unique=True)) for a, b in zip(previous, current)]
-    return float(np.mean(shared) / previous.shape[1])
+def neighbourhood_kept(previous: np.ndarray, current: np.ndarray) -> np.ndarray:
+    """DVI's temporal strength per sample: the share of its kNN (in D) kept from one epoch to the next.
+
+    ``previous``, ``current``: kNN indices, shape (n_samples, k). Returns shape (n_samples,), in [0, 1].
+    """
+    shared = (previous[:, :, None] == current[:, None, :]).any(axis=1).sum(axis=1)
+    return shared / previous.shape[1]
 
 
 @dataclass
@@ -164,8 +167,8 @@ class Visualization:
                 status = "cached" if cached else "computed"
                 on_epoch_end(EpochProgress(epoch, index, len(chain), status, time.perf_counter() - start))
 
-    def _temporal_strength(self, epoch: int, previous: EpochResult | None) -> float:
-        """DVI's weight of the temporal loss for ``epoch`` (0 without a previous epoch).
+    def _temporal_strength(self, epoch: int, previous: EpochResult | None) -> np.ndarray | float:
+        """DVI's weight of the temporal loss for ``epoch``, per sample (0 without a previous epoch).
 
         Needs both epochs' kNN, so it is computed only when an epoch is actually fitted (a cached
         epoch costs nothing); the last kNN is kept for the next epoch.
