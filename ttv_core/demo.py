@@ -11,8 +11,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -151,19 +149,5 @@ def ensure_demo(cache_dir: str | os.PathLike | None = None, *, config: DemoConfi
     Built in a temporary folder and renamed into place, so two processes asking at once never see
     half a run; the loser of that race simply uses the winner's run.
     """
-    root = resolve_cache_dir(cache_dir) / "demo"
-    target = root / f"digits-{config.key()}"
-    if runformat.is_run(target):
-        return target
-    root.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=".digits-", dir=root))
-    try:
-        make_demo(staging / "run", config=config)
-        try:
-            os.replace(staging / "run", target)
-        except OSError:
-            if not runformat.is_run(target):
-                raise
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-    return target
+    target = resolve_cache_dir(cache_dir) / "demo" / f"digits-{config.key()}"
+    return runformat.build_once(target, lambda folder: make_demo(folder, config=config))

@@ -25,7 +25,7 @@ import shutil
 import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -48,6 +48,29 @@ def epoch_dirname(epoch: int) -> str:
 def is_run(folder: str | os.PathLike) -> bool:
     """True if ``folder`` holds a ttv run manifest."""
     return (Path(folder) / MANIFEST).is_file()
+
+
+def build_once(target: Path, build: Callable[[Path], Any]) -> Path:
+    """The run at ``target``, made by ``build(folder)`` on first use and reused after.
+
+    Built in a temporary folder beside ``target`` and renamed into place, so two processes asking at
+    once never see half a run; the loser of that race simply uses the winner's run.
+    """
+    target = Path(target)
+    if is_run(target):
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
+    try:
+        build(staging / "run")
+        try:
+            os.replace(staging / "run", target)
+        except OSError:
+            if not is_run(target):
+                raise
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return target
 
 
 def _load_npy(path: Path, *, mmap: bool) -> np.ndarray:

@@ -34,8 +34,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -350,19 +348,5 @@ def ensure_synthetic(cache_dir: str | os.PathLike | None = None, *,
     Generated in a temporary folder and renamed into place (as :func:`ttv_core.ensure_demo` does),
     so two processes asking at once never see half a run.
     """
-    root = resolve_cache_dir(cache_dir) / "synthetic"
-    target = root / f"synthetic-{config.key()}"
-    if runformat.is_run(target):
-        return target
-    root.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=".synthetic-", dir=root))
-    try:
-        make_synthetic(staging / "run", config=config)
-        try:
-            os.replace(staging / "run", target)
-        except OSError:
-            if not runformat.is_run(target):
-                raise
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-    return target
+    target = resolve_cache_dir(cache_dir) / "synthetic" / f"synthetic-{config.key()}"
+    return runformat.build_once(target, lambda folder: make_synthetic(folder, config=config))
