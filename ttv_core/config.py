@@ -60,7 +60,10 @@ class VisConfig:
     # their expansion shows (TNN 0.66 -> 0.75) while early epochs still fill the frame; 0 keeps one size
     warm_layout_rate: float = 0.25  # stage 1's first rate when warm (cold: 1.0); 0.5 lost NN 0.012, moved more
     vertex_batch_size: int = 192  # stage 2 vertices per step; demo: 256 lost NN 0.013 at equal passes
-    warm_max_passes: int = 50  # stage 2 passes when warm; demo NN 0.473 / 0.479 / 0.493 at 20 / 30 / 50
+    warm_max_passes: int = 50  # stage 2 passes when warm (half once settled: proxy.warm_passes); demo, epoch 3: NN
+    # 0.426 / 0.458 at 20 / 50 passes
+    warm_learning_rate: float = 0.005  # stage 2's peak rate when warm: 0.02 first kicked the fitted model off
+    # (position loss x7 over the first passes); demo, epoch 11, 20 passes: NN 0.480 / 0.505 / 0.518 at 0.02 / 0.01 / 0.005
     warmup_share: float = 0.1  # share of steps the rate rises over; demo: none lost NN 0.056
     cross_class_weight: float = 0.1  # cross-class edges keep this share; demo: 1.0 let test PPR fall to 0.92
     decoder_share: float = 0.5  # stage 2 batch share the decoder sees; demo: 1.0 same PPR, ~25 % more time
@@ -107,6 +110,7 @@ class VisConfig:
         check_field(self, "warm_layout_rate", check_real, low=0.0, low_open=True)
         check_field(self, "vertex_batch_size", check_int, low=1)
         check_field(self, "warm_max_passes", check_int, low=1)
+        check_field(self, "warm_learning_rate", check_real, low=0.0, low_open=True)
         check_field(self, "warmup_share", check_real, low=0.0, high=1.0)
         check_field(self, "cross_class_weight", check_real, low=0.0, high=1.0)
         check_field(self, "decoder_share", check_real, low=0.0, high=1.0, low_open=True)
