@@ -12,8 +12,10 @@ from ttv_core.config import VisConfig
 from ttv_core.graph import nearest_neighbors, nearest_neighbors_between
 from ttv_core.graph import find_ab_params
 from ttv_core.head import Head
+from ttv_core.visualize import neighbourhood_kept
 from ttv_core.model import NotFittedError, VisModel, Visualizer
-from ttv_core.proxy import ProxyVisualizer, hierarchical_proxies, layout_spread, proxy_graph, weaken_cross_class_edges
+from ttv_core.alignment import best_rotation
+from ttv_core.proxy import ProxyVisualizer, hierarchical_proxies, layout_spread, unturned, vertex_strengths, proxy_graph, weaken_cross_class_edges
 from ttv_core.train import Trainer, cpu_threads, initial_layout, optimize_layout, position_weights
 from helpers import gaussian_blobs
 
@@ -239,3 +241,23 @@ def test_the_map_grows_with_the_representations_only_as_canvas_growth_says(blobs
                                                          temporal_strength=1.0)
             expected = size * 2.0 ** (growth * epoch)
             assert layout_spread(previous.transform(grown)) == pytest.approx(expected, rel=0.15), (growth, epoch)
+
+
+def test_temporal_strength_is_each_samples_share_of_neighbours_kept():
+    previous = np.array([[1, 2, 3], [0, 2, 3], [0, 1, 3], [0, 1, 2]])
+    current = np.array([[3, 2, 1], [2, 3, 0], [0, 1, 2], [3, 2, 1]])  # order does not matter
+    np.testing.assert_allclose(neighbourhood_kept(previous, current), [1.0, 1.0, 2 / 3, 2 / 3])
+    strengths = vertex_strengths(np.array([1.0, 0.5]), n_proxies=2, n_samples=2)
+    np.testing.assert_allclose(strengths, [0.75, 0.75, 1.0, 0.5])  # proxies take the samples' mean
+
+
+def test_a_warm_layout_is_turned_back_but_never_mirrored():
+    rng = np.random.default_rng(0)
+    start = rng.normal(size=(50, 2)).astype(np.float32)
+    angle = np.radians(40.0)
+    turned = start @ np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]]).T + 3.0
+    back = unturned(start, turned.astype(np.float32))
+    assert best_rotation(start, back).angle_degrees == pytest.approx(0.0, abs=1e-3)
+    np.testing.assert_allclose(back.mean(0), turned.mean(0), atol=1e-4)  # turned about its own centre
+    mirror_image = start * np.array([-1.0, 1.0], np.float32)
+    assert best_rotation(start, unturned(start, mirror_image)).reflection, "only turned, never flipped"
