@@ -34,7 +34,10 @@ def test_controls_change_the_frames_and_the_interactive_points(mapped_run):
     assert data["points"]["n"] == 100 and set(data["points"]["split"]) == {1}
 
 
-def test_selection_from_another_page_is_drawn_and_al_offers_the_trust_map(mapped_run):
+def test_selection_from_another_page_is_drawn_and_al_offers_the_trust_map(mapped_run, monkeypatch):
+    # This small run's al maps leave no probe untrustworthy (nothing to hatch); test_frames checks the
+    # hatching itself, here every cell is marked so that the toggle's effect on the frames shows.
+    monkeypatch.setattr("ttv_core.frames.hatch_untrustworthy", lambda image, extent, trust_map: image // 2)
     at = open_app(PAGE, view_config=VIEW_CONFIG, run=str(mapped_run), method="al")
     at.session_state["selected_samples"] = {"train": [0, 5], "test": [1]}
     at.run()
