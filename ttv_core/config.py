@@ -55,6 +55,9 @@ class VisConfig:
     min_improvement: float = 5e-3  # relative loss improvement that counts as progress
     # -- proxy training (tuning) ---------------------------------------------------------------
     layout_epochs: int = 200  # stage 1 (cold): UMAP epochs of free 2-D positions; 120 lost NN and PPR
+    keyframe_below: float = 0.7  # a warm epoch keeping fewer of its neighbourhoods is laid out afresh: never
+    # on the demo (>= 0.80 kept) or the synthetic run (>= 0.88); a run rescaled between epochs (0.53-0.66
+    # kept) held NN 0.70-0.84 so, 0.17-0.39 warm
     warm_layout_epochs: int = 50  # stage 1 (warm, from the previous map): 100 gave the same NN for +25 % time
     canvas_growth: float = 0.33  # the map grows as the representations' spread ** this (demo: 18x -> 2.6x):
     # their expansion shows (TNN 0.66 -> 0.75) while early epochs still fill the frame; 0 keeps one size
@@ -105,6 +108,7 @@ class VisConfig:
         check_field(self, "patience", check_int, low=1)
         check_field(self, "min_improvement", check_real, low=0.0)
         check_field(self, "layout_epochs", check_int, low=0)
+        check_field(self, "keyframe_below", check_real, low=0.0, high=1.0)
         check_field(self, "warm_layout_epochs", check_int, low=0)
         check_field(self, "canvas_growth", check_real, low=0.0, high=1.0)
         check_field(self, "warm_layout_rate", check_real, low=0.0, low_open=True)

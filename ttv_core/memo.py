@@ -26,7 +26,7 @@ from filelock import FileLock
 from .cache import resolve_cache_dir
 
 # Bump when a change to the code changes what a stored result means: older entries stop matching.
-CODE_VERSION = "2"  # 2: warm starts re-unit the model and keep the layout size (issue 9)
+CODE_VERSION = "3"  # 3: the warm chain of issue 9 (re-unit, springs per sample, canvas growth, keyframes)
 
 T = TypeVar("T")
 _MISSING = object()

@@ -141,17 +141,17 @@ def weaken_cross_class_edges(graph: TrainingGraph, classes: np.ndarray, factor: 
     return TrainingGraph(graph.vertices, graph.heads, graph.tails, weights)
 
 
-def vertex_strengths(strength: float | np.ndarray, n_proxies: int, n_samples: int) -> np.ndarray:
+def vertex_strengths(strength: float | np.ndarray | None, n_proxies: int, n_samples: int) -> np.ndarray:
     """The temporal strength of every graph vertex, shape (n_proxies + n_samples,), float32.
 
     ``strength``: one value for all, or one per sample. Proxies, new k-means centres each epoch, have
     no neighbourhood of their own to keep: they take the samples' mean.
     """
-    per_sample = np.broadcast_to(np.asarray(strength, np.float32), (n_samples,))
+    per_sample = np.broadcast_to(np.asarray(0.0 if strength is None else strength, np.float32), (n_samples,))
     return np.concatenate([np.full(n_proxies, per_sample.mean(), np.float32), per_sample])
 
 
-def warm_passes(config: VisConfig, strength: float | np.ndarray) -> int:
+def warm_passes(config: VisConfig, strength: float | np.ndarray | None) -> int:
     """Stage-2 passes of a warm start: ``warm_max_passes`` where the representation changed, half
     where it settled (90 % or more of the neighbourhoods kept, mean over the samples).
 
@@ -159,7 +159,7 @@ def warm_passes(config: VisConfig, strength: float | np.ndarray) -> int:
     (demo, epoch 11: NN 0.518 after 20 passes, 0.527 after 50); early epochs still change and need
     them all (epoch 3: 0.426 vs 0.458).
     """
-    settled = float(np.mean(strength)) >= SETTLED_SHARE
+    settled = strength is not None and float(np.mean(strength)) >= SETTLED_SHARE
     return max(1, config.warm_max_passes // 2) if settled else config.warm_max_passes
 
 
@@ -192,6 +192,30 @@ def unturned(start: np.ndarray, layout: np.ndarray) -> np.ndarray:
     alignment = best_rotation(start, layout, allow_reflection=False)
     centre = layout.mean(0)
     return ((layout - centre) @ alignment.matrix.T + centre).astype(np.float32)
+
+
+def is_keyframe(config: VisConfig, strength: float | np.ndarray | None) -> bool:
+    """Whether a warm start is laid out afresh: fewer than ``keyframe_below`` of the neighbourhoods kept.
+
+    Where most neighbourhoods changed, the previous map is a poor start: a layout optimised from it
+    keeps an arrangement the representation no longer has (a run whose dimensions were rescaled
+    between epochs: NN rate 0.92 -> 0.18 in four warm epochs).
+    """
+    return strength is not None and float(np.mean(strength)) < config.keyframe_below
+
+
+def placed(start: np.ndarray, layout: np.ndarray, samples_were: np.ndarray | None = None) -> np.ndarray:
+    """A fresh ``layout`` turned, mirrored if that fits better, and moved onto where the previous map
+    had its samples (``samples_were``, shape (n_samples, 2), the layout's last rows), else onto
+    ``start``; shape (n_vertices, 2).
+
+    A fresh layout's orientation and handedness are arbitrary: put where the samples were, the
+    keyframe neither spins nor flips the animation.
+    """
+    if samples_were is None:
+        return best_rotation(start, layout, allow_reflection=True).apply(layout)
+    alignment = best_rotation(samples_were, layout[len(layout) - len(samples_were):], allow_reflection=True)
+    return alignment.apply(layout)
 
 
 def canvas_of(previous: Visualizer) -> tuple[float, float, float]:
@@ -262,7 +286,8 @@ class ProxyVisualizer(Visualizer):
         head: Head | None = None,
         n_classes: int | None = None,
         previous: Visualizer | None = None,
-        temporal_strength: float | np.ndarray = 0.0,
+        temporal_strength: float | np.ndarray | None = None,
+        previous_embedding: np.ndarray | None = None,
         on_pass_end: Callable[[dict[str, float]], None] | None = None,
         should_stop: Callable[[], bool] | None = None,
     ) -> "ProxyVisualizer":
@@ -270,16 +295,20 @@ class ProxyVisualizer(Visualizer):
 
         ``head`` enables the prediction-preserving loss and weakens the graph's edges across its
         decisions; ``previous`` (the last epoch's fitted visualizer) warm-starts the layout and the
-        model and, with ``temporal_strength`` > 0, anchors the map near the previous one: one strength
+        model and, with ``temporal_strength`` > 0, anchors the map near the previous one (None: no
+        anchor, and never a keyframe, since how much changed is not known): one strength
         for every sample, or one per sample, shape (n_samples,), each in [0, 1] (DVI's share of the
         sample's neighbours kept since the previous epoch: a sample whose neighbourhood changed is
-        free to move, one whose neighbourhood held stays).
+        free to move, one whose neighbourhood held stays). ``previous_embedding``, shape (n_samples, 2):
+        where the previous map showed these samples, which a keyframe (:func:`is_keyframe`) is put onto
+        (without it, onto where the previous map puts this epoch's representations).
         """
         with cpu_threads(resolve_device(self.config.device), self.config.cpu_threads):
             return self._fit(np.asarray(representations, dtype=np.float32), head, n_classes, previous,
-                             temporal_strength, on_pass_end, should_stop)
+                             temporal_strength, previous_embedding, on_pass_end, should_stop)
 
-    def _fit(self, samples, head, n_classes, previous, temporal_strength, on_pass_end, should_stop):
+    def _fit(self, samples, head, n_classes, previous, temporal_strength, previous_embedding, on_pass_end,
+             should_stop):
         config, warm = self.config, previous is not None
         n_first = n_classes if n_classes is not None else (head.n_classes if head is not None else 10)
         proxies = hierarchical_proxies(samples, n_first, min_split=config.proxy_min_split,
@@ -292,23 +321,27 @@ class ProxyVisualizer(Visualizer):
         if head is not None:
             trainer.head = copy.deepcopy(head.module).to(device).eval().requires_grad_(False)
         # Stage 1: the layout, from where the previous map puts this epoch's vertices on a warm start, at
-        # the previous layout's size (see resized).
+        # the previous layout's size (see resized). A keyframe (most neighbourhoods changed) is laid out
+        # afresh, then put where the previous map was (see keyframe).
+        fresh = not warm or is_keyframe(config, temporal_strength)
         if warm:
             size, canvas, spread = canvas_of(previous)
             start = resized(previous.transform(graph.vertices) / np.float32(canvas), size)  # canvas: scale_canvas
-        else:
-            start = initial_layout(graph.vertices)
         a, b = find_ab_params(config.spread, config.min_dist)
         layout = optimize_layout(
-            graph, start, n_epochs=config.warm_layout_epochs if warm else config.layout_epochs, a=a, b=b,
+            graph, initial_layout(graph.vertices) if fresh else start, a=a, b=b,
+            n_epochs=config.layout_epochs if fresh else config.warm_layout_epochs,
             negative_rate=config.negative_sample_rate, seed=config.seed, device=device,
-            learning_rate=config.warm_layout_rate if warm else 1.0,
-            anchor_strength=config.lambda_temporal * vertex_strengths(temporal_strength, len(proxies.centres),
-                                                                      len(samples)) if warm else 0.0,
+            learning_rate=1.0 if fresh else config.warm_layout_rate,
+            anchor_strength=0.0 if fresh else config.lambda_temporal * vertex_strengths(
+                temporal_strength, len(proxies.centres), len(samples)),
             n_threads=config.cpu_threads,
         )
         if warm:  # one layout size for the whole chain: the canvas units stay put; and no turn (below)
-            layout = resized(unturned(start, layout), size)
+            if fresh:
+                was = None if previous_embedding is None else np.asarray(previous_embedding, np.float32) / canvas
+                layout = placed(start, layout, was)
+            layout = resized(layout if fresh else unturned(start, layout), size)
         # Stage 2: the model, fitted to the layout. A warm start keeps the previous model's function but
         # takes this epoch's units: representations grow and maps spread over training, and a model left
         # in epoch 1's units fitted each later layout worse (demo, epoch 20: NN rate 0.30 vs 0.46 in the
@@ -316,21 +349,21 @@ class ProxyVisualizer(Visualizer):
         # previous map, and pulling the encoder towards the previous positions too only kept it off
         # this layout (demo, epoch 2: NN rate 0.41 with it, 0.45 without; epoch 10 equal).
         vertices, positions = torch.from_numpy(graph.vertices), torch.from_numpy(layout)
-        if warm:
-            model = copy.deepcopy(previous._check_fitted()).scale_canvas(1.0 / canvas)
-            growth = representation_spread(samples) / spread
-            model.set_units(vertices, positions, keep_function=True)
-        else:
+        if fresh:
             model = self._new_model(samples.shape[1]).set_units(vertices, positions)
-        passes = warm_passes(config, temporal_strength) if warm else config.max_passes
-        history = trainer.run(model, graph, layout=layout, max_passes=passes,
-                              learning_rate=config.warm_learning_rate if warm else None)
+        else:
+            model = copy.deepcopy(previous._check_fitted()).scale_canvas(1.0 / canvas)
+            model.set_units(vertices, positions, keep_function=True)
+        history = trainer.run(model, graph, layout=layout,
+                              max_passes=config.max_passes if fresh else warm_passes(config, temporal_strength),
+                              learning_rate=None if fresh else config.warm_learning_rate)
         # The map shown grows with the representations, damped (canvas_growth): the layout is fitted at
         # one size, then the canvas is scaled (a similarity: no figure but the temporal ones changes).
-        scale = canvas * growth**config.canvas_growth if warm else 1.0
+        scale = canvas * (representation_spread(samples) / spread) ** config.canvas_growth if warm else 1.0
         self.canvas_ = {"layout_size": size if warm else layout_spread(layout), "scale": scale,
                         "spread": representation_spread(samples)}
         model.scale_canvas(scale)
+        self.keyframe_ = warm and fresh
         self.proxies_ = proxies
         self.n_edges_ = int(len(graph.weights))
         self.layout_ = layout[len(proxies.centres) :]

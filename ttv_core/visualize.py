@@ -214,6 +214,7 @@ class Visualization:
             np.asarray(self.dynamics.representations(epoch)), head=self.dynamics.head(epoch),
             n_classes=self.dynamics.n_classes, previous=None if previous is None else previous.visualizer(),
             temporal_strength=self._temporal_strength(epoch, previous), should_stop=stop,
+            previous_embedding=None if previous is None else previous.embeddings["train"],
         )
         return {"embeddings": self._embed(visualizer, epoch), "state": visualizer.state()}
 
