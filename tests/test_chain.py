@@ -24,7 +24,7 @@ TINY = SyntheticConfig(n_train=300, n_test=100, dim=16, n_classes=6, epochs=8)
 CONFIG = VisConfig(device="cpu")  # the product's defaults: what a user's chain is fitted with
 
 
-def test_last_epoch_of_a_chain_keeps_neighbours_and_predictions_and_never_mirrors(tmp_path):
+def test_last_epoch_of_a_chain_keeps_neighbours_and_predictions_and_never_turns_or_mirrors(tmp_path):
     dynamics = load_dynamics(ensure_synthetic(tmp_path, config=TINY))
     chain = Visualization(dynamics, "proxy", CONFIG, cache_dir=tmp_path).fit()
     last = dynamics.epochs[-1]
@@ -36,9 +36,13 @@ def test_last_epoch_of_a_chain_keeps_neighbours_and_predictions_and_never_mirror
     nn, umap_nn = (neighbor_preservation(train, points, K)["rate"] for points in (embedding, umap_embedding))
     round_trip = head.predict(chain.visualizer(last).inverse_transform(embedding))
     ppr = prediction_preserving_rate(head.predict(train), round_trip)
-    mirrored = [epoch for epoch, alignment in zip(dynamics.epochs[1:], flip_report(
-        [chain.results_[e].embeddings["train"] for e in dynamics.epochs])) if alignment.reflection]
+    turns = dict(zip(dynamics.epochs[1:], flip_report([chain.results_[e].embeddings["train"]
+                                                        for e in dynamics.epochs])))
+    mirrored = [epoch for epoch, alignment in turns.items() if alignment.reflection]
+    turned = {epoch: round(alignment.angle_degrees, 1) for epoch, alignment in turns.items()
+              if abs(alignment.angle_degrees) > 15.0}
     figures = f"NN {nn:.3f} vs umap-learn {umap_nn:.3f} (ratio {nn / umap_nn:.3f}), PPR train {ppr:.3f}"
     assert nn >= 0.8 * umap_nn, figures
     assert ppr >= 0.95, figures
     assert mirrored == [], f"consecutive maps mirrored at epochs {mirrored}"
+    assert turned == {}, f"consecutive maps turned more than 15 degrees: {turned}"
