@@ -287,3 +287,16 @@ def test_an_epoch_whose_neighbourhoods_mostly_changed_is_laid_out_afresh_in_the_
         assert not turn.reflection and abs(turn.angle_degrees) < 15.0, f"epoch {epoch}"
         before, embedding = now, shown
     assert any(keyframes) and not all(keyframes)
+
+
+@pytest.mark.parametrize("strength, previous_embedding, message", [
+    (np.full(7, 0.5), None, r"temporal_strength.*one per sample, shape \(180,\)"),
+    (1.5, None, r"temporal_strength.*lie in \[0, 1\]"),
+    (0.5, np.zeros((7, 2)), r"previous_embedding.*one row per sample, shape \(180, 2\)"),
+])
+def test_a_warm_start_with_mismatched_chain_inputs_is_a_clear_error(blobs, fitted, strength, previous_embedding,
+                                                                     message):
+    points, _, head = blobs
+    with pytest.raises(ValueError, match=message):
+        ProxyVisualizer(config=SMALL).fit(points, head=head, previous=fitted, temporal_strength=strength,
+                                          previous_embedding=previous_embedding)

@@ -196,3 +196,22 @@ def test_figures_can_be_read_without_computing(dynamics, cache_dir):
     assert viz.figures(1, compute=False) is None
     computed = viz.figures(1)
     assert viz.figures(1, compute=False) == computed
+
+
+def test_the_chain_computes_each_epochs_sample_neighbours_once(dynamics, tmp_path, monkeypatch):
+    """The temporal strength and the proxy graph need the same exact kNN, the graph's largest cost on a
+    large run: the chain hands it over instead of computing it twice."""
+    import ttv_core.graph
+
+    searched = []
+    original = ttv_core.graph.nearest_neighbors
+
+    def counted(points, k, **options):
+        if len(points) == dynamics.n_train and np.shape(points)[1] == dynamics.dim:
+            searched.append(k)
+        return original(points, k, **options)
+
+    monkeypatch.setattr("ttv_core.graph.nearest_neighbors", counted)
+    monkeypatch.setattr("ttv_core.visualize.nearest_neighbors", counted)
+    Visualization(dynamics, "proxy", FAST, tmp_path).fit([1, 2, 3])
+    assert len(searched) == 3, f"{len(searched)} kNN searches of the samples for 3 epochs"

@@ -268,7 +268,8 @@ def fuzzy_union(directed) -> scipy.sparse.csr_matrix:
     return union
 
 
-def fuzzy_simplicial_set(points, k: int, *, local_connectivity: float = 1.0) -> scipy.sparse.csr_matrix:
+def fuzzy_simplicial_set(points, k: int, *, local_connectivity: float = 1.0,
+                         neighbors: tuple[np.ndarray, np.ndarray] | None = None) -> scipy.sparse.csr_matrix:
     """The symmetric UMAP training graph of ``points``: exact kNN, memberships, fuzzy union.
 
     Parameters
@@ -277,12 +278,15 @@ def fuzzy_simplicial_set(points, k: int, *, local_connectivity: float = 1.0) -> 
     k : int
         Other vertices per kNN list, in [1, n_samples - 1].
     local_connectivity : float, default 1.0
+    neighbors : (indices, distances), optional
+        :func:`nearest_neighbors` ``(points, k)`` if the caller has it already (the chain computes it
+        for the temporal strength): the exact kNN is the graph's largest cost on large runs.
 
     Returns
     -------
     scipy.sparse.csr_matrix of float32, shape (n_samples, n_samples)
     """
-    indices, distances = nearest_neighbors(points, k)
+    indices, distances = nearest_neighbors(points, k) if neighbors is None else neighbors
     directed = fuzzy_membership(indices, distances, n_vertices=len(indices), local_connectivity=local_connectivity)
     return fuzzy_union(directed)
 

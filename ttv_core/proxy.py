@@ -30,6 +30,7 @@ from .graph import (
     nearest_neighbors_between,
     training_edges,
 )
+from ._checks import argument_error, check_points
 from .alignment import best_rotation
 from .head import Head
 from .config import VisConfig
@@ -104,17 +105,21 @@ def hierarchical_proxies(points: np.ndarray, n_first: int, *, min_split: int, du
     return Proxies(np.asarray(centres, np.float32), np.asarray(radii, np.float32), np.asarray(sizes, np.int64))
 
 
-def proxy_graph(samples: np.ndarray, proxies: np.ndarray, *, k: int, n_epochs: int) -> TrainingGraph:
+def proxy_graph(samples: np.ndarray, proxies: np.ndarray, *, k: int, n_epochs: int,
+                sample_neighbors: tuple[np.ndarray, np.ndarray] | None = None) -> TrainingGraph:
     """The training graph over proxies (vertices 0..p-1) and samples (vertices p..p+n-1).
 
     Edges: UMAP's fuzzy kNN graph among the samples; a fuzzy kNN graph among the proxies; and every
     proxy linked to its k nearest samples (fuzzy memberships, symmetrised). A sample's link to its
     nearest other sample, which the original added separately, is already in the sample graph with
-    membership 1.
+    membership 1. ``sample_neighbors``: the samples' exact kNN, ``nearest_neighbors(samples, k)``, when
+    the caller has it already.
     """
     n_proxies, n_samples = len(proxies), len(samples)
     k = min(k, n_samples - 1)
-    among_samples = fuzzy_simplicial_set(samples, k)
+    if sample_neighbors is not None and sample_neighbors[0].shape != (n_samples, k):
+        sample_neighbors = None  # for another k: compute the right one
+    among_samples = fuzzy_simplicial_set(samples, k, neighbors=sample_neighbors)
     among_proxies = (
         fuzzy_simplicial_set(proxies, min(k, n_proxies - 1))
         if n_proxies >= 3
@@ -139,6 +144,30 @@ def weaken_cross_class_edges(graph: TrainingGraph, classes: np.ndarray, factor: 
     crossing = classes[graph.heads] != classes[graph.tails]
     weights = np.where(crossing, graph.weights * np.float32(factor), graph.weights).astype(np.float32)
     return TrainingGraph(graph.vertices, graph.heads, graph.tails, weights)
+
+
+def _checked_chain_inputs(strength, previous_embedding, n_samples: int):
+    """``temporal_strength`` and ``previous_embedding`` of :meth:`ProxyVisualizer.fit`, checked.
+
+    Raises DataError naming the argument, its expected shape and what it got.
+    """
+    owner = "ProxyVisualizer.fit"
+    if strength is not None:
+        strength = np.asarray(strength, dtype=np.float64)
+        if strength.ndim > 1 or (strength.ndim == 1 and len(strength) != n_samples):
+            raise argument_error("temporal_strength", owner, f"be one number or one per sample, shape ({n_samples},)",
+                                 f"shape {strength.shape}", "Pass each sample's share of its neighbours kept.")
+        if not np.all(np.isfinite(strength) & (strength >= 0) & (strength <= 1)):
+            raise argument_error("temporal_strength", owner, "lie in [0, 1]",
+                                 f"values from {np.nanmin(strength)} to {np.nanmax(strength)}",
+                                 "It is a share of neighbours kept.")
+    if previous_embedding is not None:
+        previous_embedding = check_points(previous_embedding, "previous_embedding", owner=owner, dim=2)
+        if len(previous_embedding) != n_samples:
+            raise argument_error("previous_embedding", owner, f"have one row per sample, shape ({n_samples}, 2)",
+                                 f"shape {previous_embedding.shape}",
+                                 "Pass the previous epoch's map of the same samples, in the same order.")
+    return strength, previous_embedding
 
 
 def vertex_strengths(strength: float | np.ndarray | None, n_proxies: int, n_samples: int) -> np.ndarray:
@@ -288,6 +317,7 @@ class ProxyVisualizer(Visualizer):
         previous: Visualizer | None = None,
         temporal_strength: float | np.ndarray | None = None,
         previous_embedding: np.ndarray | None = None,
+        sample_neighbors: tuple[np.ndarray, np.ndarray] | None = None,
         on_pass_end: Callable[[dict[str, float]], None] | None = None,
         should_stop: Callable[[], bool] | None = None,
     ) -> "ProxyVisualizer":
@@ -302,18 +332,24 @@ class ProxyVisualizer(Visualizer):
         free to move, one whose neighbourhood held stays). ``previous_embedding``, shape (n_samples, 2):
         where the previous map showed these samples, which a keyframe (:func:`is_keyframe`) is put onto
         (without it, onto where the previous map puts this epoch's representations).
+        ``sample_neighbors``: ``graph.nearest_neighbors(representations, n_neighbors)`` if the caller
+        computed it already (the chain does, for the temporal strength).
         """
+        samples = np.asarray(representations, dtype=np.float32)
+        temporal_strength, previous_embedding = _checked_chain_inputs(temporal_strength, previous_embedding,
+                                                                      len(samples))
         with cpu_threads(resolve_device(self.config.device), self.config.cpu_threads):
-            return self._fit(np.asarray(representations, dtype=np.float32), head, n_classes, previous,
-                             temporal_strength, previous_embedding, on_pass_end, should_stop)
+            return self._fit(samples, head, n_classes, previous, temporal_strength, previous_embedding,
+                             sample_neighbors, on_pass_end, should_stop)
 
-    def _fit(self, samples, head, n_classes, previous, temporal_strength, previous_embedding, on_pass_end,
-             should_stop):
+    def _fit(self, samples, head, n_classes, previous, temporal_strength, previous_embedding, sample_neighbors,
+             on_pass_end, should_stop):
         config, warm = self.config, previous is not None
         n_first = n_classes if n_classes is not None else (head.n_classes if head is not None else 10)
         proxies = hierarchical_proxies(samples, n_first, min_split=config.proxy_min_split,
                                        dunn_threshold=config.proxy_dunn_threshold, seed=config.seed)
-        graph = proxy_graph(samples, proxies.centres, k=config.n_neighbors, n_epochs=config.graph_epochs)
+        graph = proxy_graph(samples, proxies.centres, k=config.n_neighbors, n_epochs=config.graph_epochs,
+                            sample_neighbors=sample_neighbors)
         if head is not None and config.cross_class_weight != 1.0:
             graph = weaken_cross_class_edges(graph, head.predict(graph.vertices), config.cross_class_weight)
         device = resolve_device(config.device)
@@ -359,9 +395,9 @@ class ProxyVisualizer(Visualizer):
                               learning_rate=None if fresh else config.warm_learning_rate)
         # The map shown grows with the representations, damped (canvas_growth): the layout is fitted at
         # one size, then the canvas is scaled (a similarity: no figure but the temporal ones changes).
-        scale = canvas * (representation_spread(samples) / spread) ** config.canvas_growth if warm else 1.0
-        self.canvas_ = {"layout_size": size if warm else layout_spread(layout), "scale": scale,
-                        "spread": representation_spread(samples)}
+        spread_now = representation_spread(samples)
+        scale = canvas * (spread_now / spread) ** config.canvas_growth if warm else 1.0
+        self.canvas_ = {"layout_size": size if warm else layout_spread(layout), "scale": scale, "spread": spread_now}
         model.scale_canvas(scale)
         self.keyframe_ = warm and fresh
         self.proxies_ = proxies

@@ -134,7 +134,7 @@ class Visualization:
         chain = [e for e in self.dynamics.epochs if e <= asked[-1]]
         self.epochs_, self.results_, self.cancelled_ = asked, {}, False
         stop = should_stop or (lambda: False)
-        self._knn_memo: dict[int, np.ndarray] = {}
+        self._knn_memo: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         with cpu_threads(resolve_device(self.config.device), self.config.cpu_threads):
             self._fit_chain(chain, stop, on_epoch_start, on_epoch_end, compute)
         self.missing_ = [e for e in asked if e not in self.results_]
@@ -167,20 +167,25 @@ class Visualization:
                 status = "cached" if cached else "computed"
                 on_epoch_end(EpochProgress(epoch, index, len(chain), status, time.perf_counter() - start))
 
-    def _temporal_strength(self, epoch: int, previous: EpochResult | None) -> np.ndarray | float:
-        """DVI's weight of the temporal loss for ``epoch``, per sample (0 without a previous epoch).
+    def _neighbors(self, epoch: int) -> tuple[np.ndarray, np.ndarray]:
+        """Exact kNN (indices, distances) of ``epoch``'s training samples, kept for the next epoch.
 
-        Needs both epochs' kNN, so it is computed only when an epoch is actually fitted (a cached
-        epoch costs nothing); the last kNN is kept for the next epoch.
+        Computed once per fitted epoch: the proxy graph uses it, and the next epoch's temporal
+        strength compares it with its own (the exact kNN is the largest cost of a graph on a large run).
+        Only the last two are kept; a cached epoch costs nothing.
         """
+        if epoch not in self._knn_memo:
+            reps = np.asarray(self.dynamics.representations(epoch))
+            self._knn_memo[epoch] = nearest_neighbors(reps, self.config.n_neighbors)
+            while len(self._knn_memo) > 2:  # the previous epoch's and this one's
+                del self._knn_memo[next(iter(self._knn_memo))]
+        return self._knn_memo[epoch]
+
+    def _temporal_strength(self, epoch: int, previous: EpochResult | None) -> np.ndarray | None:
+        """DVI's weight of the temporal loss for ``epoch``, per sample (None without a previous epoch)."""
         if previous is None:
-            return 0.0
-        for e in (previous.epoch, epoch):
-            if e not in self._knn_memo:
-                reps = np.asarray(self.dynamics.representations(e))
-                self._knn_memo = {**{k: v for k, v in self._knn_memo.items() if k >= previous.epoch},
-                                  e: nearest_neighbors(reps, self.config.n_neighbors)[0]}
-        return neighbourhood_kept(self._knn_memo[previous.epoch], self._knn_memo[epoch])
+            return None
+        return neighbourhood_kept(self._neighbors(previous.epoch)[0], self._neighbors(epoch)[0])
 
     def _stored(self, epoch: int, method: str, basis: EpochResult | None, compute, stop,
                 may_compute: bool = True) -> tuple[EpochResult | None, bool]:
@@ -215,6 +220,7 @@ class Visualization:
             n_classes=self.dynamics.n_classes, previous=None if previous is None else previous.visualizer(),
             temporal_strength=self._temporal_strength(epoch, previous), should_stop=stop,
             previous_embedding=None if previous is None else previous.embeddings["train"],
+            sample_neighbors=self._neighbors(epoch),
         )
         return {"embeddings": self._embed(visualizer, epoch), "state": visualizer.state()}
 
