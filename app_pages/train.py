@@ -10,11 +10,12 @@ from ttv_core.config import DEVICES, VisConfig
 
 DEFAULTS = VisConfig()
 FIELDS = {  # the settings most worth changing here; the others stay as last trained (default: the defaults)
-    "n_neighbors": ("Neighbours (k)", 2),
-    "max_passes": ("Passes, first epoch", 1),  # a cold fit
-    "warm_max_passes": ("Passes, later epochs", 1),  # each later epoch is warm-started from the one before
-    "resolution": ("Territory resolution", 2),
-    "seed": ("Seed", 0),
+    "n_neighbors": ("Neighbours (k)", 2, ""),
+    "max_passes": ("Passes, first epoch", 1, " Also for a later epoch whose neighbourhoods mostly changed: it is "
+                   "laid out afresh."),  # a cold fit, or a keyframe
+    "warm_max_passes": ("Passes, later epochs", 1, " Half of them once the neighbourhoods settled (90 % kept)."),
+    "resolution": ("Territory resolution", 2, ""),
+    "seed": ("Seed", 0, ""),
 }
 STATES = {"waiting": "⏳ waiting", "computing": "⚙️ computing", "cached": "💾 cached", "done": "✅ done"}
 
@@ -39,8 +40,8 @@ last = epochs[-1] if len(epochs) == 1 else st.select_slider(
 shown = session.view_config()  # the settings last trained: the maps the other pages show
 columns = st.columns(len(FIELDS) + 1)
 changes = {name: column.number_input(label, min_value=low, value=getattr(shown, name), step=1, key=f"train_{name}",
-                                     persist_state="session", help=f"Default: {getattr(DEFAULTS, name)}.")
-           for column, (name, (label, low)) in zip(columns, FIELDS.items())}
+                                     persist_state="session", help=f"Default: {getattr(DEFAULTS, name)}.{note}")
+           for column, (name, (label, low, note)) in zip(columns, FIELDS.items())}
 device = shown.device if shown.device in DEVICES else "cuda"  # "cuda:1" -> "cuda"
 changes["device"] = columns[-1].selectbox("Device", DEVICES, index=DEVICES.index(device), key="train_device",
                                           persist_state="session",

@@ -70,7 +70,7 @@ class VisConfig:
     warmup_share: float = 0.1  # share of steps the rate rises over; demo: none lost NN 0.056
     cross_class_weight: float = 0.1  # cross-class edges keep this share; demo: 1.0 let test PPR fall to 0.92
     decoder_share: float = 0.5  # stage 2 batch share the decoder sees; demo: 1.0 same PPR, ~25 % more time
-    cpu_threads: int = 1  # torch threads for training on a CPU (0: torch's); 2 busy cores: 2.8 s vs 40 s on 2
+    cpu_threads: int = 1  # torch, BLAS and OpenMP threads of a fit on a CPU (0: the libraries' own); 2 busy cores: 2.8 s vs 40 s on 2
     # -- territory -----------------------------------------------------------------------------
     resolution: int = 200  # territory grid cells per side: sharp at dashboard size, cheap to decode
     boundary_threshold: float = 0.15  # confidence margin below which a cell is drawn as boundary

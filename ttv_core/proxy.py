@@ -282,7 +282,8 @@ class ProxyVisualizer(Visualizer):
     Two stages (:mod:`ttv_core.train`): UMAP's optimisation of free 2-D positions of the graph's
     vertices, then the encoder regressed onto those positions, the decoder trained on the encoder's
     output to reconstruct the vertices and keep the head's verdicts. A warm start begins both stages
-    where the previous epoch's map left off, so it needs far fewer epochs and passes.
+    where the previous epoch's map left off, so it needs far fewer epochs and passes; a keyframe
+    (:func:`is_keyframe`) is laid out and fitted afresh, then placed where the previous map was.
 
     Attributes
     ----------
@@ -291,7 +292,13 @@ class ProxyVisualizer(Visualizer):
     n_edges_ : int
         Edges of the training graph.
     layout_ : ndarray, shape (n_samples, 2)
-        Stage 1's positions of the samples, which the encoder was fitted to.
+        Stage 1's positions of the samples, which the encoder was fitted to (in layout units: the map
+        shown is this times ``canvas_["scale"]``).
+    canvas_ : dict
+        ``layout_size`` (the chain's one layout size), ``scale`` (the canvas growth so far) and
+        ``spread`` (the representations' size): what the next epoch's warm start continues from.
+    keyframe_ : bool
+        Whether this warm start was laid out afresh (:func:`is_keyframe`).
     """
 
     def state(self) -> dict:

@@ -90,27 +90,27 @@ def prediction_loss(head: nn.Module, original: torch.Tensor, reconstructed: torc
 def cpu_threads(device: torch.device, n_threads: int) -> Iterator[None]:
     """Run torch, BLAS and OpenMP on ``n_threads`` CPU threads inside the block, then restore.
 
-    ``0`` leaves every library as it is; on a GPU torch is left alone (its CPU threads hardly work).
+    ``0``, or a GPU, leaves every library as it is: there the CPU side (k-means, kNN) gets the machine's
+    cores, and torch's CPU threads hardly work.
     Training steps here are tiny (a few hundred rows): a second thread saves little and, on a busy
     machine, waits for its time slice at every operation (demo, 2 shared cores: one fit took 2.8 s
     on 1 thread and 40-65 s on torch's default 2). scikit-learn's k-means (OpenMP) on the demo's
     1,437 x 64 took 0.60 s on 2 busy cores and 0.02 s on one. The settings are process-wide, hence
     the restore.
     """
-    if n_threads <= 0:
+    if n_threads <= 0 or device.type != "cpu":
         yield
         return
     from threadpoolctl import threadpool_limits  # scikit-learn's own dependency
 
     before = torch.get_num_threads()
-    set_torch = device.type == "cpu" and n_threads != before
     with threadpool_limits(n_threads):
-        if set_torch:
+        if n_threads != before:
             torch.set_num_threads(n_threads)
         try:
             yield
         finally:
-            if set_torch:
+            if n_threads != before:
                 torch.set_num_threads(before)
 
 
