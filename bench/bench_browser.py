@@ -104,7 +104,7 @@ def gaussian_run(path: Path, *, n_train: int = 20_000, n_test: int = 2_000, dim:
 def prepare(cache: Path) -> dict[str, tuple[Path, int, int]]:
     """Fit both runs' proxy maps (default VisConfig) into ``cache``; name -> (run, samples, epochs)."""
     import ttv_core
-    from ttv_core.visualize import Visualization
+    from ttv_core.run.visualize import Visualization
 
     runs = {"demo": ttv_core.ensure_demo(cache)}
     runs["gauss-20k"] = cache / "runs" / "gauss-20k"

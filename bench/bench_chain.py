@@ -80,7 +80,7 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
 def runs_of(arguments: argparse.Namespace) -> list[tuple[str, Path, str | None]]:
     """(name, run folder, epochs to compare) of every run asked for; demo and synthetic run are built on first use."""
     import ttv_core
-    from ttv_core.synthetic import SyntheticConfig, ensure_synthetic
+    from ttv_core.data.synthetic import SyntheticConfig, ensure_synthetic
 
     runs = []
     for name in ("demo", "synthetic") if arguments.run == "both" else (arguments.run,):
@@ -102,7 +102,7 @@ def early_epochs(run_epochs: tuple[int, ...]) -> set[int]:
 
 def fit_umap(train: np.ndarray, seed: int) -> tuple[float, np.ndarray]:
     """umap-learn on one epoch, through ttv's baseline (exact kNN given); (seconds, embedding)."""
-    from ttv_core.baseline import UmapBaseline
+    from ttv_core.fit.baseline import UmapBaseline
 
     start = time.perf_counter()
     embedding = UmapBaseline(n_neighbors=K, min_dist=UMAP_MIN_DIST, seed=seed).fit(train).embedding_
@@ -123,7 +123,7 @@ def fit_aligned_umap(train: list[np.ndarray], seed: int) -> tuple[float, list[np
 def warm_up(dynamics, method: str, config, aligned: bool) -> None:
     """Untimed first fits: umap-learn's numba compilation (AlignedUMAP's too) and ttv's one-off costs
     (lazy imports, torch's first steps), so that no timed fit pays for a process's start."""
-    from ttv_core.visualize import Visualization
+    from ttv_core.run.visualize import Visualization
 
     first = dynamics.epochs[0]
     train = np.asarray(dynamics.representations(first))
@@ -137,7 +137,7 @@ def warm_up(dynamics, method: str, config, aligned: bool) -> None:
 def fit_chain(dynamics, method: str, config, epochs: list[int], cache: str):
     """The product's chain up to ``epochs[-1]``, umap-learn fitted on each of ``epochs`` right after the
     chain's own epoch. Returns (visualization, chain seconds per epoch, chain wall seconds, umap fits)."""
-    from ttv_core.visualize import Visualization
+    from ttv_core.run.visualize import Visualization
 
     seconds, umap_fits = {}, {}
 
@@ -167,7 +167,7 @@ def score_epoch(dynamics, visualization, epoch: int, umap_embedding: np.ndarray)
 
 def rotation_from_previous(dynamics, visualization, epoch: int):
     """best_rotation of the chain's map of ``epoch`` onto the previous epoch's (None at the first epoch)."""
-    from ttv_core.alignment import best_rotation
+    from ttv_core.fit.alignment import best_rotation
 
     index = dynamics.epochs.index(epoch)
     if index == 0:
@@ -178,10 +178,10 @@ def rotation_from_previous(dynamics, visualization, epoch: int):
 
 def bench_run(name: str, dynamics, arguments: argparse.Namespace, config, epochs_text: str | None) -> dict:
     """Everything measured on one run, as plain data (also what --json writes)."""
-    from ttv_core import metrics
-    from ttv_core.alignment import align_to
-    from ttv_core.cli import parse_epochs
-    from ttv_core.evaluate import temporal_figures
+    from ttv_core.evaluate import metrics
+    from ttv_core.fit.alignment import align_to
+    from ttv_core.run.cli import parse_epochs
+    from ttv_core.evaluate.figures import temporal_figures
 
     epochs = parse_epochs(epochs_text, dynamics.epochs)
     print(f"{name}: {dynamics!r}, comparing epochs {epochs[0]}-{epochs[-1]}", file=sys.stderr, flush=True)
@@ -240,7 +240,7 @@ def _ppr_verdict(rows: list[dict], target: float, where: str) -> tuple[bool | No
 def _temporal_verdict(ttv: dict, umap: dict, n_epochs: int) -> tuple[bool | None, str]:
     """TNN and TLR above umap-learn's. TNN compares each epoch's TEMPORAL_K nearest epochs: with no more
     epochs than TEMPORAL_K + 1 every map scores 1.0, so only TLR is judged."""
-    from ttv_core.evaluate import TEMPORAL_K
+    from ttv_core.evaluate.figures import TEMPORAL_K
 
     text = "TNN and TLR better than Procrustes-aligned umap-learn's"
     if n_epochs < 3:

@@ -45,9 +45,10 @@ sys.path.insert(0, {root!r})
 torch.set_num_threads({threads})
 import ttv_core
 from ttv_core.config import VisConfig
-from ttv_core.graph import nearest_neighbors
-from ttv_core.proxy import ProxyVisualizer
-from ttv_core.territory import extent_of, render_territory
+from ttv_core.fit.graph import nearest_neighbors
+from ttv_core.fit.proxy import ProxyVisualizer
+from ttv_core.canvas import extent_of
+from ttv_core.draw.territory import render_territory
 config = VisConfig(**{overrides!r})
 dynamics = ttv_core.load_dynamics(ttv_core.ensure_demo())
 imported = time.perf_counter()
@@ -118,7 +119,7 @@ def median_seconds(function, repeats: int):
 
 def quality(train, test, embed, decode, head) -> dict:
     """PPR (train/test), NN rate and trustworthiness of a map; ``embed``/``decode`` map arrays."""
-    from ttv_core import metrics
+    from ttv_core.evaluate import metrics
 
     embedding = embed(train)
     figures = {"nn": metrics.neighbor_preservation(train, embedding, K)["rate"],
@@ -154,8 +155,9 @@ class Bench:
 
     def proxy_epoch(self, epoch: int, previous=None, strength: float = 0.0):
         """What one epoch of the proxy method costs: graph + training (in fit) + a 200 x 200 territory."""
-        from ttv_core.proxy import ProxyVisualizer
-        from ttv_core.territory import extent_of, render_territory
+        from ttv_core.fit.proxy import ProxyVisualizer
+        from ttv_core.canvas import extent_of
+        from ttv_core.draw.territory import render_territory
 
         train, _, head = self.data(epoch)
         visualizer = ProxyVisualizer(config=self.config).fit(train, head=head, previous=previous,
@@ -196,8 +198,8 @@ class Bench:
     def warm(self, rows: dict) -> None:
         """A sequential pass, each epoch warm-started from the last (the first from a cold fit before it)."""
         import numpy as np
-        from ttv_core.graph import nearest_neighbors
-        from ttv_core.proxy import ProxyVisualizer
+        from ttv_core.fit.graph import nearest_neighbors
+        from ttv_core.fit.proxy import ProxyVisualizer
 
         before = self.epochs[0] - 1
         if before not in self.dynamics.epochs:

@@ -30,7 +30,7 @@ _CHILD = """
 import json, sys, time
 start = time.perf_counter()
 import ttv_core
-from ttv_core.visualize import Visualization
+from ttv_core.run.visualize import Visualization
 dynamics = ttv_core.load_dynamics(sys.argv[1])
 statuses = []
 Visualization(dynamics, "proxy", cache_dir=sys.argv[2]).fit(on_epoch_end=lambda p: statuses.append(p.status))
@@ -49,9 +49,9 @@ def main() -> int:
     parser.add_argument("--epochs", default="11:20", help="epochs for the al-vs-proxy comparison")
     args = parser.parse_args()
     import ttv_core
-    from ttv_core.alignment import flip_report
-    from ttv_core.cli import parse_epochs
-    from ttv_core.visualize import Visualization
+    from ttv_core.fit.alignment import flip_report
+    from ttv_core.run.cli import parse_epochs
+    from ttv_core.run.visualize import Visualization
 
     cache = Path(tempfile.mkdtemp(prefix="ttv-bench-"))
     run = ttv_core.ensure_demo(cache)

@@ -73,7 +73,7 @@ def mapped_run(small_demo) -> Path:
 @pytest.fixture()
 def registry():
     """A job registry of the dashboard's own (not the server's), shut down after the test."""
-    from app_support.jobs import JobRegistry
+    from ttv_core.app.jobs import JobRegistry
 
     registry = JobRegistry()
     yield registry

@@ -10,14 +10,18 @@ from torch import nn
 from ttv_core import Recorder
 from ttv_core.config import VisConfig
 
-APP = str(Path(__file__).resolve().parents[1] / "streamlit_app.py")
+import ttv_core
+from ttv_core.app import page_path as page_script
+
+# The installed package's main script (what `ttv app` runs); the browser test runs the repository root's.
+APP = str(Path(ttv_core.__file__).parent / "app" / "streamlit_app.py")
 # Small and quick maps for dashboard tests (the ``mapped_run`` fixture trains these).
 VIEW_CONFIG = VisConfig(hidden=32, n_hidden_layers=2, max_passes=2, warm_max_passes=2, resolution=24, device="cpu")
 
 
 def open_app(page: str | None = None, *, view_config: VisConfig | None = None, **query_params: str):
-    """The dashboard in an AppTest, run once with ``query_params`` (and on ``page``, e.g.
-    "app_pages/train.py"); ``view_config`` is put in the session as the configuration last trained."""
+    """The dashboard in an AppTest, run once with ``query_params`` (and on ``page``, e.g. "train", see
+    :func:`page`); ``view_config`` is put in the session as the configuration last trained."""
     from streamlit.testing.v1 import AppTest
 
     at = AppTest.from_file(APP, default_timeout=60)
@@ -26,7 +30,7 @@ def open_app(page: str | None = None, *, view_config: VisConfig | None = None, *
         at.session_state["view_config"] = view_config
     at.run()
     if page is not None:
-        at.switch_page(page).run()
+        at.switch_page(page_script(page)).run()
     return at
 
 
@@ -54,7 +58,7 @@ def gaussian_blobs(n_classes: int, *, scale: float, per_class: int = 60, dim: in
     linear head scoring each blob by closeness to its centre. Returns (points, labels, head)."""
     import torch
 
-    from ttv_core.head import Head
+    from ttv_core.data.head import Head
 
     rng = np.random.default_rng(seed)
     centres = rng.normal(scale=scale, size=(n_classes, dim))
@@ -83,7 +87,7 @@ class GatedStore:
 
 
 def wait_for(job, timeout=30.0):
-    """Poll a background job (``app_support.jobs``) until it is no longer queued or running, or ``timeout``."""
+    """Poll a background job (``ttv_core.app.jobs``) until it is no longer queued or running, or ``timeout``."""
     deadline = time.time() + timeout
     while job.active and time.time() < deadline:
         time.sleep(0.02)

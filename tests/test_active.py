@@ -3,13 +3,15 @@
 import numpy as np
 import pytest
 
-from ttv_core import ConfigError, DataError, metrics
-from ttv_core.active import ActiveVisualizer, TrustMap, choose_probes, inside_proxy_balls, probe_mask, with_probes
+from ttv_core import ConfigError, DataError
+
+from ttv_core.evaluate import metrics
+from ttv_core.fit.active import ActiveVisualizer, TrustMap, choose_probes, inside_proxy_balls, probe_mask, with_probes
 from ttv_core.config import VisConfig
-from ttv_core.graph import nearest_neighbors_between
-from ttv_core.model import NotFittedError, Visualizer
-from ttv_core.proxy import Proxies, ProxyVisualizer, hierarchical_proxies, proxy_graph
-from ttv_core.territory import Extent, grid_points
+from ttv_core.fit.graph import nearest_neighbors_between
+from ttv_core.fit.model import NotFittedError, Visualizer
+from ttv_core.fit.proxy import Proxies, ProxyVisualizer, hierarchical_proxies, proxy_graph
+from ttv_core.canvas import Extent, grid_points
 from helpers import gaussian_blobs
 
 # A small, briefly trained proxy model whose territory is poor near the data: its decoder is right on

@@ -6,7 +6,7 @@ from itertools import pairwise
 import numpy as np
 import pytest
 
-from ttv_core.alignment import Alignment, align_to, best_rotation, flip_report
+from ttv_core.fit.alignment import Alignment, align_to, best_rotation, flip_report
 from ttv_core.errors import ConfigError, DataError
 
 

@@ -7,7 +7,7 @@ from streamlit import dataframe_util
 from streamlit.testing.v1 import AppTest
 
 import ttv_core
-from helpers import open_app
+from helpers import open_app, page_script
 from original_fixture import make_original_layout
 
 TRUST_LABEL = "This dataset contains code (Model/model.py): allow running it"
@@ -108,7 +108,7 @@ def test_train_page_trains_in_the_background_until_done(tmp_path):
 
     run = make_small_run(tmp_path / "tiny", epochs=(1, 2, 3), n_train=60, n_test=20)
     at = open_app(run=str(run))
-    at.switch_page("app_pages/train.py").run()
+    at.switch_page(page_script("train")).run()
     chosen = {"max_passes": 2, "warm_max_passes": 2, "resolution": 24, "n_neighbors": 10}
     for name, value in {f"train_{field}": value for field, value in chosen.items()}.items():
         at.number_input(key=name).set_value(value)
@@ -132,7 +132,7 @@ def test_train_page_trains_in_the_background_until_done(tmp_path):
     assert {field: config[field] for field in chosen} == chosen and config["device"] == "cpu"
 
     # A second tab (a new session) shows the same job and the settings it trained, and starts nothing.
-    other = open_app(page="app_pages/train.py", run=str(run))
+    other = open_app(page="train", run=str(run))
     assert "Done: 3 of 3 epochs" in other.get("progress")[0].proto.text
     assert {field: other.number_input(key=f"train_{field}").value for field in chosen} == chosen
     assert other.selectbox(key="train_device").value == "cpu"
@@ -144,7 +144,7 @@ def test_train_page_settings_the_run_cannot_take_are_an_error_not_a_traceback(tm
     from helpers import make_small_run
 
     run = make_small_run(tmp_path / "tiny", epochs=(1,), n_train=20, n_test=5)
-    at = open_app(page="app_pages/train.py", run=str(run))
+    at = open_app(page="train", run=str(run))
     at.number_input(key="train_n_neighbors").set_value(500)
     at.selectbox(key="train_device").set_value("cpu")
     at.button(key="train_start").click().run()
@@ -162,7 +162,7 @@ def test_train_page_settings_the_run_cannot_take_are_an_error_not_a_traceback(tm
 def test_train_page_says_which_maps_are_cached_before_training(mapped_run, tmp_path):
     from helpers import VIEW_CONFIG
 
-    at = open_app(page="app_pages/train.py", view_config=VIEW_CONFIG, run=str(mapped_run), method="umap")
+    at = open_app(page="train", view_config=VIEW_CONFIG, run=str(mapped_run), method="umap")
     assert not at.exception
     assert "Every map up to epoch 4 is already in the cache" in at.success[0].value
     at.number_input(key="train_seed").set_value(7).run()  # other settings: other maps
@@ -175,7 +175,7 @@ def test_train_page_trains_the_maps_up_to_the_chosen_epoch(tmp_path):
     from helpers import VIEW_CONFIG, make_small_run
 
     run = make_small_run(tmp_path / "tiny", epochs=(1, 2, 3, 4), n_train=60, n_test=20)
-    at = open_app(page="app_pages/train.py", view_config=VIEW_CONFIG, run=str(run))
+    at = open_app(page="train", view_config=VIEW_CONFIG, run=str(run))
     at.select_slider(key="train_epochs").set_value(2)
     at.button(key="train_start").click().run()
     for _ in range(60):

@@ -11,13 +11,13 @@ from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
 from streamlit.testing.v1 import AppTest
 
 import ttv_core
-from app_support import figures
-from app_support.session import METHOD_NAMES
-from helpers import VIEW_CONFIG, GatedStore, make_small_run, open_app
-from ttv_core.evaluate import FIGURE_KEYS
-from ttv_core.visualize import Visualization
+from ttv_core.app import figures
+from ttv_core.app.session import METHOD_NAMES
+from helpers import VIEW_CONFIG, GatedStore, make_small_run, open_app, page_script
+from ttv_core.evaluate.figures import FIGURE_KEYS
+from ttv_core.run.visualize import Visualization
 
-PAGE = "app_pages/metrics.py"
+PAGE = "metrics"
 PROXY, AL, UMAP = (METHOD_NAMES[method] for method in ("proxy", "al", "umap"))
 
 
@@ -161,7 +161,7 @@ def test_a_stopped_evaluation_shows_what_is_cached_and_resumes(tmp_path):
     run = train_proxy(tmp_path / "fresh", epochs=(1, 2), n_train=60, n_test=20)
     at = open_app(view_config=VIEW_CONFIG, run=run)
     at.session_state["metrics_paused"] = True  # as after pressing Stop
-    at.switch_page(PAGE).run()
+    at.switch_page(page_script(PAGE)).run()
 
     assert not at.exception
     assert "Evaluation stopped: the figures of 0 of 2 maps are in" in at.get("progress")[0].proto.text
@@ -177,7 +177,7 @@ def test_a_stopped_evaluation_shows_what_is_cached_and_resumes(tmp_path):
 
 
 def test_stop_halts_the_shared_evaluation_and_this_session_leaves_it_stopped(tmp_path):
-    from app_support.session import registry  # the dashboard's, shared with the pages AppTest runs
+    from ttv_core.app.session import registry  # the dashboard's, shared with the pages AppTest runs
 
     run = train_proxy(tmp_path / "queued", epochs=(1, 2), n_train=60, n_test=20)
     blocker = Visualization(ttv_core.load_dynamics(run), "proxy", VIEW_CONFIG).fit([1], compute=False)
@@ -229,8 +229,8 @@ def test_csv_download_holds_every_epoch_and_method_with_the_original_keys(mapped
 
 
 def test_a_failed_evaluation_says_so_instead_of_still_evaluating(tmp_path):
-    from app_support.jobs import FigureJob, figure_key
-    from app_support.session import registry
+    from ttv_core.app.jobs import FigureJob, figure_key
+    from ttv_core.app.session import registry
 
     run = train_proxy(tmp_path / "failing", epochs=(1, 2), n_train=60, n_test=20)
     maps = Visualization(ttv_core.load_dynamics(run), "proxy", VIEW_CONFIG).fit(compute=False)
@@ -357,7 +357,7 @@ def test_with_the_baseline_trained_the_verdict_compares_with_its_figures_of_the_
 
 
 def test_on_a_small_run_without_the_baseline_the_verdict_fits_umap_learn_on_the_epoch(tmp_path):
-    from ttv_core.evaluate import reference_figures
+    from ttv_core.evaluate.figures import reference_figures
 
     run = train_proxy(tmp_path / "no-baseline", epochs=(1, 2), n_train=60, n_test=20)
     at = settle_verdict(settle(open_app(page=PAGE, view_config=VIEW_CONFIG, run=run)))
@@ -373,9 +373,9 @@ def test_on_a_small_run_without_the_baseline_the_verdict_fits_umap_learn_on_the_
 
 
 def test_on_a_large_run_without_the_baseline_the_verdict_says_it_used_the_floors(tmp_path, monkeypatch):
-    from app_support.session import registry
+    from ttv_core.app.session import registry
 
-    monkeypatch.setattr("ttv_core.evaluate.REFERENCE_MAX_TRAIN", 59)  # the 60 samples count as a large run
+    monkeypatch.setattr("ttv_core.evaluate.figures.REFERENCE_MAX_TRAIN", 59)  # the 60 samples count as a large run
     run = train_proxy(tmp_path / "large", epochs=(1, 2), n_train=60, n_test=20)
     at = settle(open_app(page=PAGE, view_config=VIEW_CONFIG, run=run))
 

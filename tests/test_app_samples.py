@@ -10,9 +10,9 @@ from streamlit.testing.v1 import AppTest
 import helpers
 import ttv_core
 from helpers import make_small_run, open_app
-from ttv_core.predictions import prediction_history
+from ttv_core.evaluate.predictions import prediction_history
 
-PAGE = "app_pages/samples.py"
+PAGE = "samples"
 
 
 @pytest.fixture()

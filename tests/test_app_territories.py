@@ -3,9 +3,9 @@ and the shared epoch / selection reach it."""
 
 import json
 
-from helpers import VIEW_CONFIG, make_small_run, open_app
+from helpers import VIEW_CONFIG, make_small_run, open_app, page_script
 
-PAGE = "app_pages/territories.py"
+PAGE = "territories"
 
 
 def player(at) -> dict:
@@ -37,7 +37,7 @@ def test_controls_change_the_frames_and_the_interactive_points(mapped_run):
 def test_selection_from_another_page_is_drawn_and_al_offers_the_trust_map(mapped_run, monkeypatch):
     # This small run's al maps leave no probe untrustworthy (nothing to hatch); test_frames checks the
     # hatching itself, here every cell is marked so that the toggle's effect on the frames shows.
-    monkeypatch.setattr("ttv_core.frames.hatch_untrustworthy", lambda image, extent, trust_map: image // 2)
+    monkeypatch.setattr("ttv_core.draw.frames.hatch_untrustworthy", lambda image, extent, trust_map: image // 2)
     at = open_app(PAGE, view_config=VIEW_CONFIG, run=str(mapped_run), method="al")
     at.session_state["selected_samples"] = {"train": [0, 5], "test": [1]}
     at.run()
@@ -75,14 +75,14 @@ def test_the_umap_baseline_says_why_it_has_no_territories(mapped_run):
 def test_the_view_settings_survive_a_visit_to_another_page(mapped_run):
     at = open_app(PAGE, view_config=VIEW_CONFIG, run=str(mapped_run))
     at.button_group(key="territory_colour").set_value("prediction").run()
-    at.switch_page("app_pages/samples.py").run()
-    at.switch_page(PAGE).run()
+    at.switch_page(page_script("samples")).run()
+    at.switch_page(page_script(PAGE)).run()
     assert not at.exception and at.button_group(key="territory_colour").value == "prediction"
 
 
 def test_class_names_from_the_dataset_are_shown_as_text_not_html(tmp_path):
     import ttv_core
-    from ttv_core.visualize import Visualization
+    from ttv_core.run.visualize import Visualization
 
     hostile = '<img src=x onerror="alert(1)">'
     run = make_small_run(tmp_path / "hostile", epochs=(1,), n_train=40, n_test=10)

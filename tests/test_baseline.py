@@ -7,10 +7,10 @@ baseline on small blobs; later fits of 180 points take a fraction of a second.
 import numpy as np
 import pytest
 
-from ttv_core.alignment import best_rotation
-from ttv_core.baseline import NoInverseError, UmapBaseline
+from ttv_core.fit.alignment import best_rotation
+from ttv_core.fit.baseline import NoInverseError, UmapBaseline
 from ttv_core.errors import ConfigError, DataError
-from ttv_core.model import NotFittedError
+from ttv_core.fit.model import NotFittedError
 
 N_PER_BLOB, DIM = 60, 12
 

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 from torch import nn
 
-from ttv_core.boundary import boundary_points
+from ttv_core.evaluate.boundary import boundary_points
 from ttv_core.errors import ConfigError, DataError
-from ttv_core.head import Head
+from ttv_core.data.head import Head
 
 
 def _two_class_head(direction):

@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 import browser
-from ttv_core.territory import palette
+from ttv_core.draw.territory import palette
 
 EPOCHS = 5  # train and play the demo's first 5 epochs: ~10-20 s of training on 2 cores
 CHEAP = {"Passes, first epoch": 1, "Passes, later epochs": 1, "Territory resolution": 32}
@@ -64,7 +64,7 @@ def page(tools, tmp_path):
 def frame_problems(rgb: np.ndarray, n_classes: int) -> list[str]:
     """What is wrong with a screenshot of a frame (empty if it shows a territory and dots).
 
-    Territory cells are a class colour blended with white (``ttv_core.territory.territory_image``): a
+    Territory cells are a class colour blended with white (``ttv_core.draw.territory.territory_image``): a
     pixel counts as territory when it lies on the segment from white towards a palette colour, not
     near white. Dots are drawn in full palette colours, training dots with a dark halo.
     """

@@ -2,7 +2,7 @@
 
 The chain is fitted exactly as the product fits it (``Visualization(...).fit()``, every epoch
 warm-started from the one before) with the default VisConfig, on an 8-epoch synthetic run of 300
-training samples whose classes separate, merge and split (:mod:`ttv_core.synthetic`). Its last epoch
+training samples whose classes separate, merge and split (:mod:`ttv_core.data.synthetic`). Its last epoch
 is compared with umap-learn fitted on the same representations, as ``bench/bench_chain.py`` does on
 the demo and the 100-epoch synthetic run.
 """
@@ -12,12 +12,12 @@ import warnings
 import numpy as np
 
 from ttv_core import load_dynamics
-from ttv_core.alignment import flip_report
-from ttv_core.baseline import UmapBaseline
+from ttv_core.fit.alignment import flip_report
+from ttv_core.fit.baseline import UmapBaseline
 from ttv_core.config import VisConfig
-from ttv_core.metrics import neighbor_preservation, prediction_preserving_rate
-from ttv_core.synthetic import SyntheticConfig, ensure_synthetic
-from ttv_core.visualize import Visualization
+from ttv_core.evaluate.metrics import neighbor_preservation, prediction_preserving_rate
+from ttv_core.data.synthetic import SyntheticConfig, ensure_synthetic
+from ttv_core.run.visualize import Visualization
 
 K = 15  # neighbours of the NN rate, self excluded; umap-learn's n_neighbors (which counts the sample itself)
 TINY = SyntheticConfig(n_train=300, n_test=100, dim=16, n_classes=6, epochs=8)

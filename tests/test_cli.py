@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from helpers import make_small_run
-from ttv_core.cli import main
+from ttv_core.run.cli import main
 
 
 def _run_error(capsys, argv):
@@ -94,7 +94,7 @@ def test_quick_info_skips_the_array_scan(run, capsys):
 
 def test_unusable_cache_folder_is_a_clear_error(tmp_path, monkeypatch):
     from ttv_core import ConfigError
-    from ttv_core.cache import resolve_cache_dir
+    from ttv_core.cachedir import resolve_cache_dir
 
     blocker = tmp_path / "a-file"
     blocker.write_text("")

@@ -7,10 +7,10 @@ import pytest
 import torch
 from torch import nn
 
-from ttv_core import evaluate
+from ttv_core.evaluate import figures as evaluate
 from ttv_core.errors import ConfigError, DataError
-from ttv_core.evaluate import epoch_figures, temporal_figures, to_original_json
-from ttv_core.head import Head
+from ttv_core.evaluate.figures import epoch_figures, temporal_figures, to_original_json
+from ttv_core.data.head import Head
 
 K = 10
 

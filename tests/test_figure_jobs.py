@@ -4,10 +4,10 @@
 import pytest
 
 import ttv_core
-from app_support.jobs import FigureJob, JobRegistry, cached_figures, figure_key, job_key, time_left
+from ttv_core.app.jobs import FigureJob, JobRegistry, cached_figures, figure_key, job_key, time_left
 from helpers import GatedStore, make_small_run, wait_for
 from ttv_core.config import VisConfig
-from ttv_core.visualize import Visualization
+from ttv_core.run.visualize import Visualization
 
 TINY = VisConfig(hidden=32, n_hidden_layers=2, max_passes=2, layout_epochs=20, warm_max_passes=2, resolution=24,
                  device="cpu")

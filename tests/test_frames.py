@@ -5,12 +5,15 @@ import pytest
 
 import ttv_core
 from helpers import VIEW_CONFIG
-from ttv_core import frames
-from ttv_core.active import TrustMap
+from ttv_core.draw import frames
+from ttv_core.fit.active import TrustMap
 from ttv_core.errors import ConfigError
-from ttv_core.frames import EMPTY_BACKGROUND, FrameStyle, epoch_frame, hatch_untrustworthy, render_frame
-from ttv_core.predictions import prediction_history
-from ttv_core.territory import Extent, palette
+from ttv_core.draw.frames import EMPTY_BACKGROUND, FrameStyle, hatch_untrustworthy, render_frame
+from ttv_core.run import frames as run_frames
+from ttv_core.run.frames import epoch_frame
+from ttv_core.evaluate.predictions import prediction_history
+from ttv_core.canvas import Extent
+from ttv_core.draw.territory import palette
 
 EXTENT = Extent(0.0, 0.0, 10.0, 10.0)
 
@@ -64,8 +67,8 @@ def test_epoch_frames_are_rendered_once_per_map_and_style(mapped_run, monkeypatc
     maps = ttv_core.Visualization(dynamics, "al", VIEW_CONFIG).fit(compute=False)
     predictions = {split: prediction_history(dynamics, split) for split in ("train", "test")}
     calls = []
-    original = frames.render_frame
-    monkeypatch.setattr(frames, "render_frame", lambda *a, **k: calls.append(k["style"]) or original(*a, **k))
+    original = run_frames.render_frame
+    monkeypatch.setattr(run_frames, "render_frame", lambda *a, **k: calls.append(k["style"]) or original(*a, **k))
     style = FrameStyle(trust_map=True, size=64, splits=("test",))
     first = epoch_frame(maps, 3, predictions, style)
     again = epoch_frame(maps, 3, predictions, style)

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import scipy.sparse
 
-from ttv_core import graph
+from ttv_core.fit import graph
 from ttv_core.errors import ConfigError, DataError
 
 N_POINTS, K = 200, 10

@@ -6,7 +6,7 @@ import pytest
 
 from helpers import make_small_run
 from ttv_core import DataError, load_dynamics
-from ttv_core.hub import HubReference, parse_reference
+from ttv_core.data.hub import HubReference, parse_reference
 
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
 

@@ -5,7 +5,7 @@ import time
 import pytest
 
 import ttv_core
-from app_support.jobs import JobRegistry, job_key
+from ttv_core.app.jobs import JobRegistry, job_key
 from helpers import make_small_run, wait_for
 from ttv_core.config import VisConfig
 

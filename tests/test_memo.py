@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from ttv_core.memo import ResultStore, result_key
+from ttv_core.run.store import ResultStore, result_key
 
 
 def test_keys_are_canonical_and_sensitive():

@@ -5,7 +5,7 @@ import re
 import numpy as np
 import pytest
 
-from ttv_core import metrics
+from ttv_core.evaluate import metrics
 from ttv_core.errors import ConfigError, DataError
 
 

@@ -14,7 +14,7 @@ import torch
 
 from original_fixture import NET, make_original_layout
 from ttv_core import DataError, TrustRequiredError, load_dynamics
-from ttv_core.original_layout import OriginalDynamics, is_original_layout
+from ttv_core.data.original_layout import OriginalDynamics, is_original_layout
 
 
 @pytest.fixture()

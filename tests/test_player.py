@@ -5,10 +5,10 @@ import base64
 import numpy as np
 
 import ttv_core
-from app_support.player import (NO_POSITION, interactive_samples, parse_selection, pixel_positions, player_data,
+from ttv_core.app.player import (NO_POSITION, interactive_samples, parse_selection, pixel_positions, player_data,
                                 without_held)
-from ttv_core.predictions import prediction_history
-from ttv_core.territory import Extent
+from ttv_core.evaluate.predictions import prediction_history
+from ttv_core.canvas import Extent
 
 
 def unpack(text, dtype):

@@ -7,8 +7,9 @@ import numpy as np
 import pytest
 
 from ttv_core.errors import ConfigError, DataError
-from ttv_core.points import draw_points, point_colours
-from ttv_core.territory import Extent, palette, territory_image
+from ttv_core.draw.points import draw_points, point_colours
+from ttv_core.canvas import Extent
+from ttv_core.draw.territory import palette, territory_image
 
 WHITE = np.array([255, 255, 255], dtype=np.uint8)
 

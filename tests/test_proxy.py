@@ -7,16 +7,16 @@ import numpy as np
 import pytest
 import torch
 
-from ttv_core import metrics
+from ttv_core.evaluate import metrics
 from ttv_core.config import VisConfig
-from ttv_core.graph import nearest_neighbors, nearest_neighbors_between
-from ttv_core.graph import find_ab_params
-from ttv_core.head import Head
-from ttv_core.visualize import neighbourhood_kept
-from ttv_core.model import NotFittedError, VisModel, Visualizer
-from ttv_core.alignment import best_rotation
-from ttv_core.proxy import ProxyVisualizer, hierarchical_proxies, layout_spread, unturned, vertex_strengths, proxy_graph, weaken_cross_class_edges
-from ttv_core.train import Trainer, cpu_threads, initial_layout, optimize_layout, position_weights
+from ttv_core.fit.graph import nearest_neighbors, nearest_neighbors_between
+from ttv_core.fit.graph import find_ab_params
+from ttv_core.data.head import Head
+from ttv_core.run.visualize import neighbourhood_kept
+from ttv_core.fit.model import NotFittedError, VisModel, Visualizer
+from ttv_core.fit.alignment import best_rotation
+from ttv_core.fit.proxy import ProxyVisualizer, hierarchical_proxies, layout_spread, unturned, vertex_strengths, proxy_graph, weaken_cross_class_edges
+from ttv_core.fit.train import initial_layout, optimize_layout, position_weights
 from helpers import gaussian_blobs
 
 SMALL = VisConfig(hidden=32, n_hidden_layers=2, max_passes=20, batch_size=256, edge_samples_per_pass=2.0,

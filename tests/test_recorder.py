@@ -8,8 +8,8 @@ import torch
 from torch import nn
 
 from ttv_core import DataError, Recorder, collect_features, load_dynamics
-from ttv_core.head import module_from_spec, spec_from_module
-from ttv_core.runformat import RunDynamics
+from ttv_core.data.head import module_from_spec, spec_from_module
+from ttv_core.data.runformat import RunDynamics
 
 CLASSES = ["a", "b", "c"]
 
@@ -69,7 +69,7 @@ def test_crash_keeps_finished_epochs_and_resume_continues(tmp_path):
 
 def test_interrupted_epoch_write_leaves_no_partial_epoch(tmp_path, monkeypatch):
     _tiny_training(tmp_path / "run", epochs=1)
-    import ttv_core.runformat as runformat
+    import ttv_core.data.runformat as runformat
 
     def broken_savez(*args, **kwargs):
         raise OSError("disk full")

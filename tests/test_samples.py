@@ -9,8 +9,8 @@ import pytest
 import ttv_core
 from helpers import make_small_run
 from ttv_core.errors import ConfigError, DataError
-from ttv_core.predictions import PredictionHistory, prediction_history
-from ttv_core.samples import (data_map, events, flipped, history_of, nearest_others, neighbours, query, robust_z,
+from ttv_core.evaluate.predictions import PredictionHistory, prediction_history
+from ttv_core.explore import (data_map, events, flipped, history_of, nearest_others, neighbours, query, robust_z,
                               settled_epochs, trajectory)
 
 # Four samples, three classes, epochs 1-3. Sample 0 is learned at once, sample 1 learned over the
@@ -214,13 +214,14 @@ def test_on_a_recorded_run_the_answers_agree_with_its_predictions(tmp_path, cach
     assert found.high.size == 5 and 0 not in found.high.tolist()
 
 
-def test_samples_module_imports_only_numpy_and_the_core():
-    tree = ast.parse((Path(ttv_core.__file__).parent / "samples.py").read_text())
-    imported = {node.module.split(".")[0] if node.level == 0 else "ttv_core"
-                for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
-    imported |= {alias.name.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.Import)
-                 for alias in node.names}
-    assert imported <= {"__future__", "collections", "dataclasses", "numbers", "numpy", "ttv_core"}, imported
+def test_explore_imports_only_numpy_and_the_core():
+    for path in (Path(ttv_core.__file__).parent / "explore").glob("*.py"):
+        tree = ast.parse(path.read_text())
+        imported = {node.module.split(".")[0] if node.level == 0 else "ttv_core"
+                    for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
+        imported |= {alias.name.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.Import)
+                     for alias in node.names}
+        assert imported <= {"__future__", "collections", "dataclasses", "numbers", "numpy", "ttv_core"}, (path, imported)
 
 
 def test_data_map_summarises_a_window_of_epochs(history):

@@ -6,8 +6,10 @@ import numpy as np
 import pytest
 from torch import nn
 
-from ttv_core import evaluate_subject, load_dynamics, runformat
-from ttv_core.synthetic import HARD_PAIR, LATE_PAIR, SyntheticConfig, ensure_synthetic, make_synthetic
+from ttv_core import evaluate_subject, load_dynamics
+
+from ttv_core.data import runformat
+from ttv_core.data.synthetic import HARD_PAIR, LATE_PAIR, SyntheticConfig, ensure_synthetic, make_synthetic
 
 SMALL = SyntheticConfig(n_train=240, n_test=60, dim=8, n_classes=6, epochs=21, subclusters=2)
 

@@ -8,15 +8,8 @@ import pytest
 from PIL import Image
 
 from ttv_core.errors import ConfigError, DataError
-from ttv_core.territory import (
-    Extent,
-    classify_grid,
-    extent_of,
-    grid_points,
-    palette,
-    render_territory,
-    territory_image,
-)
+from ttv_core.canvas import Extent, extent_of, grid_points
+from ttv_core.draw.territory import classify_grid, palette, render_territory, territory_image
 
 WHITE = np.array([255, 255, 255], dtype=np.uint8)
 # Why 20: the lightness/chroma band keeps ~12k usable 8-bit colours; packing 100 of them, greedy

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 import ttv_core
-from ttv_core.cli import main
+from ttv_core.run.cli import main
 from ttv_core.config import VisConfig
-from ttv_core.visualize import Visualization, load_visualizer
+from ttv_core.run.visualize import Visualization, load_visualizer
 
 FAST = VisConfig(hidden=32, n_hidden_layers=2, max_passes=2, resolution=24, device="cpu")
 
@@ -118,7 +118,7 @@ def test_cli_rejects_bad_epoch_ranges(run, tmp_path, capsys):
 
 
 def test_umap_baseline_has_maps_and_figures_but_no_territory(dynamics, cache_dir):
-    from ttv_core.alignment import flip_report
+    from ttv_core.fit.alignment import flip_report
 
     visualization = Visualization(dynamics, "umap", FAST, cache_dir).fit([1, 2, 3])
     assert visualization.territory(2) is None and visualization.visualizer(2) is None
@@ -134,7 +134,7 @@ def test_al_refines_the_cached_proxy_chain(dynamics, cache_dir, monkeypatch):
     def no_refit(*args, **kwargs):
         raise AssertionError("the proxy chain must come from the cache")
 
-    monkeypatch.setattr("ttv_core.proxy.ProxyVisualizer.fit", no_refit)
+    monkeypatch.setattr("ttv_core.fit.proxy.ProxyVisualizer.fit", no_refit)
     seen, report = _statuses(None)
     al = Visualization(dynamics, "al", FAST, cache_dir).fit([1, 2], on_epoch_end=report)
     assert seen == [(1, "computed"), (2, "computed")]  # the refinement is new work, on cached proxies
@@ -201,17 +201,17 @@ def test_figures_can_be_read_without_computing(dynamics, cache_dir):
 def test_the_chain_computes_each_epochs_sample_neighbours_once(dynamics, tmp_path, monkeypatch):
     """The temporal strength and the proxy graph need the same exact kNN, the graph's largest cost on a
     large run: the chain hands it over instead of computing it twice."""
-    import ttv_core.graph
+    import ttv_core.fit.graph
 
     searched = []
-    original = ttv_core.graph.nearest_neighbors
+    original = ttv_core.fit.graph.nearest_neighbors
 
     def counted(points, k, **options):
         if len(points) == dynamics.n_train and np.shape(points)[1] == dynamics.dim:
             searched.append(k)
         return original(points, k, **options)
 
-    monkeypatch.setattr("ttv_core.graph.nearest_neighbors", counted)
-    monkeypatch.setattr("ttv_core.visualize.nearest_neighbors", counted)
+    monkeypatch.setattr("ttv_core.fit.graph.nearest_neighbors", counted)
+    monkeypatch.setattr("ttv_core.run.visualize.nearest_neighbors", counted)
     Visualization(dynamics, "proxy", FAST, tmp_path).fit([1, 2, 3])
     assert len(searched) == 3, f"{len(searched)} kNN searches of the samples for 3 epochs"

@@ -9,14 +9,15 @@ imports Streamlit: the dashboard sits on top of it.
 
 __version__ = "0.1.0"
 
-from .dynamics import TrainingDynamics, load_dynamics
+from .data.dynamics import TrainingDynamics
+from .data.load import load_dynamics
 from .errors import ConfigError, DataError, TrustRequiredError, TTVError
-from .head import Head
-from .recorder import Recorder, collect_features
-from .demo import DemoConfig, ensure_demo, make_demo
-from .subject import evaluate_subject
+from .data.head import Head
+from .data.recorder import Recorder, collect_features
+from .data.demo import DemoConfig, ensure_demo, make_demo
+from .evaluate.subject import evaluate_subject
 from .config import VisConfig
-from .visualize import METHODS, Visualization, load_visualizer
+from .run.visualize import METHODS, Visualization, load_visualizer
 
 __all__ = [
     "__version__",

@@ -1,7 +1,7 @@
-"""``python -m ttv_core``: see :mod:`ttv_core.cli`."""
+"""``python -m ttv_core``: see :mod:`ttv_core.run.cli`."""
 
 import sys
 
-from .cli import main
+from .run.cli import main
 
 sys.exit(main())

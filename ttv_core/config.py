@@ -11,9 +11,9 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from .devices import DEVICES
 from ._checks import check_field, check_int, check_real, parameter_error
 
-DEVICES = ("auto", "cpu", "cuda")
 # Fields that change only how a fitted map is drawn, or only the "al" refinement, and the few the
 # umap baseline reads: a cache key holds just the fields its result depends on (fields_used_by).
 RENDER_FIELDS = ("resolution", "boundary_threshold")

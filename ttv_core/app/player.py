@@ -1,0 +1,156 @@
+"""The Territories page's player: server-rendered frames played in the browser, with hover and selection.
+
+:func:`player_data` packs what the browser needs (pure Python, tested without a browser);
+:func:`show_player` mounts the custom component (``player.js`` / ``player.css`` next to this file).
+Frames are whole PNGs, so playback costs the browser one image swap per epoch whatever the number of
+points. Hover and selection work on the "interactive" samples: every shown sample for runs up to
+``MAX_INTERACTIVE``, else a fixed random sample of that size plus everything selected, whose pixel
+positions, predictions and confidences for every epoch travel as packed binary arrays.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import streamlit as st
+
+from ttv_core.evaluate.predictions import PredictionHistory
+from ttv_core.canvas import Extent
+from ttv_core.draw.territory import palette_css
+
+HERE = Path(__file__).parent
+MAX_INTERACTIVE = 3000  # hover search and per-epoch positions stay light in the browser (~50 KB per epoch)
+MAX_THUMBNAILS = 3000  # thumbnails ride along with the interactive samples up to this many
+DEFAULT_SPEED = 4  # epochs per second
+NO_POSITION = 65535  # a sample outside the frame: not hoverable
+
+_component = st.components.v2.component(
+    "ttv_player", css=(HERE / "player.css").read_text(), js=(HERE / "player.js").read_text())
+
+
+def interactive_samples(counts: dict[str, int], selected: dict[str, list[int]], *, cap: int = MAX_INTERACTIVE,
+                        seed: int = 0) -> list[tuple[str, int]]:
+    """The (split, index) pairs hover and selection work on: all of them if at most ``cap``, else a
+    fixed random ``cap`` of them plus every selected one, in split then index order."""
+    everything = [(split, i) for split, n in counts.items() for i in range(n)]
+    if len(everything) <= cap:
+        return everything
+    rng = np.random.default_rng(seed)
+    chosen = {everything[i] for i in rng.choice(len(everything), size=cap, replace=False)}
+    chosen |= {(split, int(i)) for split, indices in selected.items() if split in counts for i in indices
+               if 0 <= int(i) < counts[split]}
+    return sorted(chosen, key=lambda pair: (list(counts).index(pair[0]), pair[1]))
+
+
+def pixel_positions(embedding: np.ndarray, extent: Extent, size: int) -> np.ndarray:
+    """Frame pixel (x, y) of each 2-D position, uint16 (n, 2); ``NO_POSITION`` outside the frame."""
+    x, y = extent.to_pixels(embedding, size, size)
+    inside = (x >= 0) & (x < size) & (y >= 0) & (y < size)
+    pixels = np.stack([x, y], axis=1).clip(0, size - 1).astype(np.uint16)
+    pixels[~inside] = NO_POSITION
+    return pixels
+
+
+def _packed(array: np.ndarray) -> str:
+    return base64.b64encode(np.ascontiguousarray(array).tobytes()).decode("ascii")
+
+
+def _data_url(png: bytes) -> str:
+    return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
+
+
+def player_data(*, epochs: list[int], frames: list[bytes], embeddings: dict[int, dict[str, np.ndarray]],
+                predictions: dict[str, PredictionHistory], samples: list[tuple[str, int]], extent: Extent,
+                size: int, epoch: int, classes: list[str], selected: dict[str, list[int]],
+                thumbnails: dict[tuple[str, int], bytes] | None = None) -> dict[str, Any]:
+    """Everything the player draws, JSON-ready.
+
+    ``embeddings[e][split]`` are epoch ``e``'s 2-D positions; ``samples`` the interactive (split,
+    index) pairs (see :func:`interactive_samples`); ``selected`` the selection by split.
+    """
+    splits = sorted({split for split, _ in samples}, key=["train", "test"].index)
+    by_split = {split: np.array([i for s, i in samples if s == split], dtype=np.int64) for split in splits}
+    positions = np.stack([
+        np.concatenate([pixel_positions(embeddings[e][split][by_split[split]], extent, size) for split in splits])
+        if samples else np.empty((0, 2), np.uint16) for e in epochs])
+    rows = [{split: predictions[split].row(e) for split in splits} for e in epochs]
+
+    def per_epoch(field: str, scale: float) -> np.ndarray:
+        return np.stack([np.concatenate([getattr(predictions[split], field)[row[split]][by_split[split]] * scale
+                                         for split in splits]) if samples else np.empty(0) for row in rows])
+
+    labels = np.concatenate([predictions[split].labels[by_split[split]] for split in splits]) if samples else []
+    position_of = {pair: n for n, pair in enumerate(samples)}
+    chosen = [position_of[(split, int(i))] for split, indices in selected.items() for i in indices
+              if (split, int(i)) in position_of]
+    thumbnails = thumbnails or {}
+    points = {
+        "n": len(samples),
+        "index": [i for _, i in samples],
+        "split": [int(split == "test") for split, _ in samples],
+        "label": [int(v) for v in labels],
+        "xy": _packed(positions),
+        "predicted": _packed(per_epoch("predicted", 1).astype(np.uint8)),
+        "confidence": _packed(np.rint(per_epoch("confidence", 100)).astype(np.uint8)),
+        "thumbs": [_data_url(thumbnails[pair]) if pair in thumbnails else "" for pair in samples],
+    }
+    frame_urls = [_data_url(png) for png in frames]
+    return {
+        "epochs": [int(e) for e in epochs],
+        "frames": frame_urls,
+        "frames_id": hashlib.sha256("".join(frame_urls).encode()).hexdigest()[:16],
+        "points": points,
+        "points_id": hashlib.sha256(json.dumps(points, sort_keys=True).encode()).hexdigest()[:16],
+        "selected": sorted(chosen),
+        "selection_id": hashlib.sha256(repr(sorted(chosen)).encode()).hexdigest()[:16],
+        "size": int(size),
+        "epoch": int(epoch),
+        "speed": DEFAULT_SPEED,
+        "classes": list(classes),
+        "palette": palette_css(len(classes)),
+    }
+
+
+def without_held(data: dict[str, Any], held: dict[str, Any] | None) -> dict[str, Any]:
+    """``data`` less the frames and points the browser already holds (``held``: the player's report,
+    ``{"frames": frames_id, "points": points_id}``). Every rerun sends the component's data again;
+    without this an epoch switch on the demo re-sent 2.3 MB, and a run of 200 epochs would send tens."""
+    held = held or {}
+    trimmed = dict(data)
+    for part in ("frames", "points"):
+        if held.get(part) == data[f"{part}_id"]:
+            trimmed[part] = None
+    return trimmed
+
+
+def parse_selection(values: list[str] | None) -> dict[str, list[int]]:
+    """The player's ``["train:12", "test:3"]`` as ``{"train": [12], "test": [3]}``; malformed entries are dropped."""
+    chosen: dict[str, list[int]] = {"train": [], "test": []}
+    for value in values or []:
+        split, _, index = str(value).partition(":")
+        if split in chosen and index.isdigit():
+            chosen[split].append(int(index))
+    return chosen
+
+
+def show_player(data: dict[str, Any], *, key: str, on_epoch: Callable[[int], None],
+                on_selection: Callable[[dict[str, list[int]]], None]) -> None:
+    """Mount the player; ``on_epoch`` / ``on_selection`` run when the viewer pauses, steps or selects."""
+
+    def epoch_changed() -> None:
+        value = getattr(st.session_state[key], "epoch", None)
+        if value is not None:
+            on_epoch(int(value))
+
+    def selection_changed() -> None:
+        on_selection(parse_selection(getattr(st.session_state[key], "selection", None)))
+
+    held = getattr(st.session_state.get(key), "held", None)  # what the player reported holding after the last run
+    _component(key=key, data=without_held(data, held),
+               default={"epoch": data["epoch"], "selection": None, "held": None},
+               on_epoch_change=epoch_changed, on_selection_change=selection_changed, on_held_change=lambda: None)

@@ -1,0 +1,135 @@
+"""ttv dashboard, the router: :func:`main` is the app that ``ttv app`` (or ``streamlit run streamlit_app.py``) runs.
+
+It sets up the page, draws the shared sidebar where the user picks a training run (the built-in
+demo, a folder on this server or a Hugging Face dataset), opens that run once and hands it to the
+pages as ``st.session_state["dynamics"]`` (a :class:`ttv_core.TrainingDynamics`). Pages read it from
+there and never deal with the choice themselves; an expected error (:class:`ttv_core.TTVError`) that
+escapes a page is shown here as a message, not a traceback.
+
+Pages are the scripts in ``views/``, not ``pages/``: Streamlit treats ``.py`` files in a ``pages/`` folder next
+to the main script as legacy auto-discovered pages and, on a fresh server, runs such a page *instead of*
+this router when a link points at it.
+
+The choice is mirrored in the URL so that a link reopens the same run: ``?run=demo``,
+``?run=/path/to/run`` or ``?run=hf://owner/name``. Permission to run code shipped with a dataset is
+deliberately left out of the URL: a link must never grant it.
+"""
+
+import streamlit as st
+
+import ttv_core
+from ttv_core.app import page_path, session
+
+# One line per page; the first is where a new visitor lands.
+PAGES = [
+    ("overview", "Overview", ":material/dashboard:"),
+    ("train", "Train", ":material/model_training:"),
+    ("territories", "Territories", ":material/animation:"),
+    ("metrics", "Metrics", ":material/monitoring:"),
+    ("samples", "Samples", ":material/scatter_plot:"),
+]
+
+
+SOURCES = {"demo": "Built-in demo", "folder": "Folder on this server", "hub": "Hugging Face dataset"}
+RUN_PARAM = "run"  # the query parameter that names the run
+DEMO_RUN = "demo"  # its value for the built-in demo
+HUB_PREFIX = "hf://"
+TRUST_LABEL = "This dataset contains code (Model/model.py): allow running it"
+
+
+def parse_run(value: str | None) -> tuple[str, str]:
+    """The (source, location) a ``?run=`` value stands for; no value means the demo."""
+    if not value or value == DEMO_RUN:
+        return "demo", ""
+    if value.startswith(HUB_PREFIX):
+        return "hub", value.removeprefix(HUB_PREFIX)
+    return "folder", value
+
+
+def run_reference(source: str, location: str) -> str | None:
+    """What to open for a sidebar choice (the inverse of :func:`parse_run`); None if nothing is typed yet."""
+    location = location.strip()
+    if source == "demo":
+        return DEMO_RUN
+    if not location:
+        return None
+    return HUB_PREFIX + location.removeprefix(HUB_PREFIX) if source == "hub" else location
+
+
+def _forget_trust() -> None:
+    # Permission to run a dataset's code is given for one dataset: choosing another withdraws it.
+    st.session_state.trust_code = False
+
+
+def run_picker() -> tuple[str | None, bool]:
+    """Draw the run choice in the sidebar and mirror it in the URL; returns (reference, trust_code)."""
+    state = st.session_state
+    if "run_source" not in state:  # a new session starts from its link
+        state.run_source, state.run_location = parse_run(st.query_params.get(RUN_PARAM))
+    trust_code = False
+    with st.sidebar:
+        st.header("Training run")
+        source = st.radio("Open", list(SOURCES), format_func=SOURCES.get, key="run_source", on_change=_forget_trust)
+        if source != "demo":
+            hub = source == "hub"
+            st.text_input(
+                "Dataset (owner/name)" if hub else "Folder",
+                key="run_location",
+                placeholder="yvonne1123/training_dynamic" if hub else "/path/to/run",
+                help="A ttv run or an original-layout folder (config.json, Model/, Training_data/ ...).",
+                on_change=_forget_trust,
+                persist_state="session",  # keep what was typed while the demo is shown
+            )
+            trust_code = st.checkbox(
+                TRUST_LABEL,
+                key="trust_code",
+                help="Original-layout datasets ship their model as Python code. ttv runs it only if you tick "
+                "this; do so only for data whose author you trust. ttv's own runs contain no code.",
+            )
+    reference = run_reference(source, state.get("run_location", ""))
+    if reference is None:
+        st.query_params.pop(RUN_PARAM, None)
+    elif st.query_params.get(RUN_PARAM) != reference:
+        st.query_params[RUN_PARAM] = reference
+    return reference, trust_code
+
+
+@st.cache_resource(show_spinner=f"Building the built-in demo (digits, {ttv_core.DemoConfig().epochs} epochs)…")
+def demo_folder() -> str:
+    """The built-in demo run, trained on first use (a few seconds) and reused by every session."""
+    return str(ttv_core.ensure_demo())
+
+
+@st.cache_resource(show_spinner="Opening the run…")
+def open_run(path: str, trust_code: bool) -> ttv_core.TrainingDynamics:
+    """One opened run per (path, trust_code), shared by every session of this server."""
+    return ttv_core.load_dynamics(path, trust_code=trust_code)
+
+
+def open_chosen_run(reference: str, trust_code: bool) -> ttv_core.TrainingDynamics:
+    """Open the run, or show why it cannot be opened and stop."""
+    try:
+        return open_run(demo_folder() if reference == DEMO_RUN else reference, trust_code)
+    except ttv_core.TrustRequiredError as error:
+        st.error(f"{error}\n\nIf you trust whoever made this dataset, tick **{TRUST_LABEL}** in the sidebar.")
+    except ttv_core.TTVError as error:
+        st.error(str(error))
+    st.stop()
+
+
+def main() -> None:
+    """One run of the dashboard script: page setup, the sidebar's run choice, then the chosen page."""
+    st.set_page_config(page_title="ttv", page_icon=":material/history:", layout="wide")
+    pages = [st.Page(page_path(name), title=title, icon=icon, default=index == 0)
+             for index, (name, title, icon) in enumerate(PAGES)]
+    page = st.navigation(pages)
+    reference, trust_code = run_picker()
+    if reference is None:
+        st.info("Type the folder or the dataset to open in the sidebar.")
+        st.stop()
+    st.session_state.dynamics = open_chosen_run(reference, trust_code)
+    session.method_picker()
+    try:
+        page.run()
+    except ttv_core.TTVError as error:  # e.g. an epoch found damaged while a page reads it
+        st.error(str(error))

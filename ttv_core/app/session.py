@@ -1,0 +1,146 @@
+"""What every dashboard page shares: the opened run, the chosen method, epoch and selection, the jobs.
+
+The view (method, epoch) lives in ``st.session_state`` so it carries across pages, and is mirrored in
+the URL (``?method=al&epoch=12``) so a link reopens it. Samples picked on one page (e.g. a query on
+Samples) are highlighted on the others. The maps a page shows are read from the result cache only:
+training happens in a background job (:mod:`ttv_core.app.jobs`), never in a page's run.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+import ttv_core
+from ttv_core.app.jobs import JobRegistry
+from ttv_core.config import VisConfig
+from ttv_core.data.dynamics import SPLITS
+from ttv_core.evaluate.predictions import PredictionHistory, prediction_history
+from ttv_core.run.visualize import METHODS, Visualization
+
+METHOD_PARAM, EPOCH_PARAM = "method", "epoch"  # query parameters; also the session-state keys
+METHOD_NAMES = {"proxy": "TrustVis (proxy)", "al": "TrustVis + active learning", "umap": "UMAP baseline"}
+CONFIG_KEY = "view_config"  # the VisConfig whose maps the pages show: the last one trained
+SELECTION_KEY = "selected_samples"  # {"train": [indices], "test": [indices]}
+SPLIT_NAMES = {"train": "Training", "test": "Test"}
+
+
+@st.cache_resource
+def registry() -> JobRegistry:
+    """One job registry per server: sessions asking for the same work share its job."""
+    return JobRegistry()
+
+
+def dynamics() -> ttv_core.TrainingDynamics:
+    """The run opened by the router (``streamlit_app.py``)."""
+    return st.session_state["dynamics"]
+
+
+# -- method and epoch, mirrored in the URL ---------------------------------------------------------
+def _mirror(name: str, value) -> None:
+    text = str(value)
+    if st.query_params.get(name) != text:
+        st.query_params[name] = text
+
+
+def method_picker() -> str:
+    """Draw the method choice in the sidebar (seeded from ``?method=``), mirror it, return it."""
+    state = st.session_state
+    if METHOD_PARAM not in state:
+        asked = st.query_params.get(METHOD_PARAM)
+        state[METHOD_PARAM] = asked if asked in METHODS else "proxy"
+    method = st.sidebar.selectbox("Method", METHODS, format_func=METHOD_NAMES.get, key=METHOD_PARAM,
+                                  help="Which maps the Territories, Metrics and Samples pages show.")
+    _mirror(METHOD_PARAM, method)
+    return method
+
+
+def method() -> str:
+    return st.session_state.get(METHOD_PARAM, "proxy")
+
+
+def epoch(choices: list[int] | tuple[int, ...] | None = None) -> int:
+    """The chosen epoch (from the session, else ``?epoch=``), snapped to ``choices`` (default: the run's)."""
+    choices = list(choices if choices is not None else dynamics().epochs)
+    wanted = st.session_state.get(EPOCH_PARAM, st.query_params.get(EPOCH_PARAM))
+    try:
+        wanted = int(wanted)
+    except (TypeError, ValueError):
+        if EPOCH_PARAM in st.query_params and EPOCH_PARAM not in st.session_state:
+            del st.query_params[EPOCH_PARAM]  # a link with a nonsense epoch: not carried on
+        return choices[-1]  # no choice yet: the trained classifier
+    return wanted if wanted in choices else min(choices, key=lambda e: (abs(e - wanted), e))
+
+
+def set_epoch(value: int) -> None:
+    """Make ``value`` the chosen epoch on every page and in the URL."""
+    st.session_state[EPOCH_PARAM] = int(value)
+    _mirror(EPOCH_PARAM, int(value))
+
+
+def epoch_slider(epochs: list[int], key: str) -> int:
+    """The shared epoch as a slider over ``epochs`` (none for one epoch): seeded from any page or
+    ``?epoch=``, snapped to ``epochs``, and moving it moves it on every page and in the URL."""
+    chosen = epoch(epochs)
+    set_epoch(chosen)  # a snapped or defaulted epoch goes to the URL as well
+    if len(epochs) == 1:
+        return chosen
+    st.session_state[key] = chosen  # another page may have moved it since this slider was drawn
+    return st.select_slider("Epoch", options=epochs, key=key, on_change=lambda: set_epoch(st.session_state[key]))
+
+
+# -- configuration and maps ------------------------------------------------------------------------
+def view_config() -> VisConfig:
+    """The configuration whose maps the pages show: the one last trained in this session, else the one
+    last trained on this server for the opened run (a second tab, a shared link), else the default."""
+    chosen = st.session_state.get(CONFIG_KEY)
+    if chosen is None:
+        latest = registry().latest_fit(str(dynamics().location))
+        chosen = latest.config if latest is not None and latest.config is not None else VisConfig()
+    return chosen
+
+
+def set_view_config(config: VisConfig) -> None:
+    st.session_state[CONFIG_KEY] = config
+
+
+@st.cache_resource(max_entries=8, ttl=60)
+def _cached_maps(location: str, method: str, config_key: str, generation: int,
+                 _dynamics: ttv_core.TrainingDynamics, _config: VisConfig) -> Visualization:
+    return Visualization(_dynamics, method, _config).fit(compute=False)
+
+
+def maps(method_name: str | None = None, config: VisConfig | None = None) -> Visualization:
+    """The maps of the opened run already in the cache, read once per change and shared by sessions.
+
+    ``results_`` holds the epochs computed so far (a prefix of the run's epochs), ``missing_`` the
+    rest. Read again whenever a background job finishes an epoch, and at least every minute (a
+    command-line run may fill the cache meanwhile).
+    """
+    run, config = dynamics(), config or view_config()
+    name = method_name or method()
+    return _cached_maps(str(run.location), name, config.key(), registry().generation, run, config)
+
+
+@st.cache_resource(max_entries=4, show_spinner="Reading the classifier's predictions at every epoch…")
+def _predictions(location: str, fingerprints: tuple[str, ...], _dynamics: ttv_core.TrainingDynamics) -> dict[str, PredictionHistory]:
+    return {split: prediction_history(_dynamics, split) for split in SPLITS}
+
+
+def predictions() -> dict[str, PredictionHistory]:
+    """Split -> what the classifier predicted for every sample at every epoch (one head pass per epoch,
+    memoized on disk; shared read-only by every session)."""
+    run = dynamics()
+    return _predictions(str(run.location), tuple(map(run.fingerprint, run.epochs)), run)
+
+
+# -- selection shared by the pages -----------------------------------------------------------------
+def selection() -> dict[str, list[int]]:
+    """Samples selected on any page, by split (sorted indices)."""
+    chosen = st.session_state.get(SELECTION_KEY) or {}
+    return {split: list(chosen.get(split, [])) for split in SPLITS}
+
+
+def set_selection(chosen: dict[str, list[int]] | None) -> None:
+    """Replace the selection (None or empty clears it)."""
+    chosen = chosen or {}
+    st.session_state[SELECTION_KEY] = {split: sorted({int(i) for i in chosen.get(split, [])}) for split in SPLITS}

@@ -1,0 +1,1 @@
+"""The dashboard's pages: scripts that Streamlit runs through :func:`ttv_core.app.router.main`, never imported."""

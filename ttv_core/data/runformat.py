@@ -1,0 +1,279 @@
+"""ttv's own run format: a folder of self-describing, memory-mappable per-epoch arrays.
+
+Layout (format version 1; documented for users in ``docs/FORMAT.md``)::
+
+    RUN/
+      ttv_run.json                  manifest: format, version, classes, sizes, head spec, digests
+      labels/train.npy, test.npy    int64 class index per sample
+      thumbnails/train.npy, ...     optional uint8 images, shape (n, h, w) or (n, h, w, 3)
+      epochs/epoch_0001/            one folder per epoch, complete or absent
+        train.npy, test.npy         float32 representations, shape (n, dim)
+        head.npz                    head weights (no pickle), see ttv_core.data.head
+        epoch.json                  epoch number, content digests, user metrics
+
+An epoch folder is written under a temporary name and renamed into place, so a crash mid-epoch
+leaves no partial epoch behind and every finished epoch stays readable. Readers memory-map the
+arrays: a 60,000 x 512 x 200-epoch run never has to sit in memory at once.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import tempfile
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from .._io import atomic_write_bytes, atomic_write_json, npy_bytes, sha256_array, sha256_bytes
+from .dynamics import SPLITS, TrainingDynamics, png_bytes
+from ..errors import DataError
+from .head import Head, module_from_spec
+
+FORMAT_NAME = "ttv-run"
+FORMAT_VERSION = 1
+MANIFEST = "ttv_run.json"
+EPOCHS_DIR = "epochs"
+_EPOCH_DIR = re.compile(r"^epoch_(\d+)$")
+
+
+def epoch_dirname(epoch: int) -> str:
+    return f"epoch_{int(epoch):04d}"
+
+
+def is_run(folder: str | os.PathLike) -> bool:
+    """True if ``folder`` holds a ttv run manifest."""
+    return (Path(folder) / MANIFEST).is_file()
+
+
+def build_once(target: Path, build: Callable[[Path], Any]) -> Path:
+    """The run at ``target``, made by ``build(folder)`` on first use and reused after.
+
+    Built in a temporary folder beside ``target`` and renamed into place, so two processes asking at
+    once never see half a run; the loser of that race simply uses the winner's run.
+    """
+    target = Path(target)
+    if is_run(target):
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
+    try:
+        build(staging / "run")
+        try:
+            os.replace(staging / "run", target)
+        except OSError:
+            if not is_run(target):
+                raise
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return target
+
+
+def _load_npy(path: Path, *, mmap: bool) -> np.ndarray:
+    if not path.is_file():
+        raise DataError(f"{path}: missing. The run is incomplete; re-record this epoch or delete its folder.")
+    try:
+        return np.load(path, mmap_mode="r" if mmap else None, allow_pickle=False)
+    except (ValueError, OSError, EOFError) as error:
+        raise DataError(
+            f"{path}: not a readable .npy file ({error}). It is damaged or truncated; re-record it."
+        ) from None
+
+
+def read_manifest(folder: str | os.PathLike) -> dict[str, Any]:
+    """Read and check ``ttv_run.json``; raises DataError naming the field that is wrong."""
+    path = Path(folder) / MANIFEST
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise DataError(f"{path}: not readable JSON ({error}).") from None
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT_NAME:
+        raise DataError(f"{path}: not a ttv run manifest (its 'format' field must be {FORMAT_NAME!r}).")
+    version = manifest.get("format_version")
+    if version != FORMAT_VERSION:
+        raise DataError(
+            f"{path}: format_version {version!r}, but this ttv reads version {FORMAT_VERSION}. "
+            "Upgrade ttv (pip install -U ...) to read newer runs."
+        )
+    for field, kind in (("classes", list), ("dim", int), ("head", dict)):
+        if not isinstance(manifest.get(field), kind):
+            raise DataError(f"{path}: field {field!r} must be a {kind.__name__}; got {manifest.get(field)!r}.")
+    return manifest
+
+
+# -- writing ----------------------------------------------------------------------------------
+def write_header(
+    folder: Path,
+    *,
+    classes: list[str],
+    dim: int,
+    head_spec: dict[str, Any],
+    labels: dict[str, np.ndarray],
+    thumbnails: dict[str, np.ndarray],
+    name: str,
+    meta: dict[str, Any],
+) -> None:
+    """Write labels, thumbnails and the manifest (last, so a run exists only once it is whole)."""
+    digests = {}
+    for split in SPLITS:
+        data = npy_bytes(labels[split].astype(np.int64))
+        atomic_write_bytes(folder / "labels" / f"{split}.npy", data)
+        digests[f"labels/{split}.npy"] = sha256_bytes(data)
+    for split, images in thumbnails.items():
+        atomic_write_bytes(folder / "thumbnails" / f"{split}.npy", npy_bytes(images))
+    from .. import __version__
+
+    manifest = {
+        "format": FORMAT_NAME,
+        "format_version": FORMAT_VERSION,
+        "name": name,
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "ttv_version": __version__,
+        "classes": list(classes),
+        "n_train": int(len(labels["train"])),
+        "n_test": int(len(labels["test"])),
+        "dim": int(dim),
+        "head": head_spec,
+        "thumbnails": sorted(thumbnails),
+        "digests": digests,
+        "meta": meta,
+    }
+    atomic_write_json(folder / MANIFEST, manifest)
+
+
+def write_epoch(
+    folder: Path,
+    epoch: int,
+    *,
+    representations: dict[str, np.ndarray],
+    head_weights: dict[str, np.ndarray],
+    metrics: dict[str, Any],
+    overwrite: bool = False,
+) -> Path:
+    """Write one epoch atomically: into a temporary folder, then renamed to ``epochs/epoch_<e>``."""
+    epochs_root = folder / EPOCHS_DIR
+    epochs_root.mkdir(parents=True, exist_ok=True)
+    target = epochs_root / epoch_dirname(epoch)
+    if target.exists() and not overwrite:
+        raise DataError(f"{target}: epoch {epoch} is already recorded; pass overwrite=True to replace it.")
+    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=epochs_root))
+    try:
+        digests = {}
+        for split in SPLITS:
+            array = np.ascontiguousarray(representations[split], dtype=np.float32)
+            data = npy_bytes(array)
+            (staging / f"{split}.npy").write_bytes(data)
+            digests[f"{split}.npy"] = sha256_bytes(data)
+        np.savez(staging / "head.npz", **head_weights)
+        digests["head.npz"] = sha256_bytes(
+            json.dumps({key: sha256_array(np.asarray(value)) for key, value in sorted(head_weights.items())}).encode()
+        )
+        (staging / "epoch.json").write_text(
+            json.dumps({"epoch": int(epoch), "digests": digests, "metrics": metrics}, indent=2) + "\n"
+        )
+        if target.exists():
+            trash = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".old", dir=epochs_root))
+            os.replace(target, trash / target.name)
+            os.replace(staging, target)
+            shutil.rmtree(trash)
+        else:
+            os.replace(staging, target)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return target
+
+
+# -- reading ----------------------------------------------------------------------------------
+class RunDynamics(TrainingDynamics):
+    """Training dynamics stored in ttv's run format (see the module docstring)."""
+
+    source_kind = "ttv"
+
+    def __init__(self, folder: str | os.PathLike, *, location: str | None = None):
+        self.folder = Path(folder)
+        self.manifest = read_manifest(self.folder)
+        labels = {split: _load_npy(self.folder / "labels" / f"{split}.npy", mmap=False) for split in SPLITS}
+        super().__init__(
+            location=location or str(folder),
+            classes=self.manifest["classes"],
+            epochs=self._scan_epochs(),
+            dim=self.manifest["dim"],
+            train_labels=labels["train"],
+            test_labels=labels["test"],
+        )
+        self._thumbnails: dict[str, np.ndarray] = {}
+
+    def _scan_epochs(self) -> list[int]:
+        root = self.folder / EPOCHS_DIR
+        if not root.is_dir():
+            return []
+        epochs = []
+        for entry in root.iterdir():
+            match = _EPOCH_DIR.match(entry.name)
+            if match and entry.is_dir():
+                if not (entry / "epoch.json").is_file():
+                    raise DataError(f"{entry}: epoch folder without epoch.json; it is damaged. Delete it or re-record.")
+                epochs.append(int(match.group(1)))
+        return epochs
+
+    def _epoch_dir(self, epoch: int) -> Path:
+        return self.folder / EPOCHS_DIR / epoch_dirname(epoch)
+
+    def _representation_where(self, epoch: int, split: str) -> str:
+        return str(self._epoch_dir(epoch) / f"{split}.npy")
+
+    def _read_representations(self, epoch: int, split: str) -> np.ndarray:
+        return _load_npy(self._epoch_dir(epoch) / f"{split}.npy", mmap=True)
+
+    def epoch_info(self, epoch: int) -> dict[str, Any]:
+        """The epoch's ``epoch.json``: its digests and the metrics the recorder was given."""
+        path = self._epoch_dir(self.check_epoch(epoch)) / "epoch.json"
+        try:
+            return json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError) as error:
+            raise DataError(f"{path}: not readable JSON ({error}).") from None
+
+    def head(self, epoch: int) -> Head:
+        path = self._epoch_dir(self.check_epoch(epoch)) / "head.npz"
+        if not path.is_file():
+            raise DataError(f"{path}: missing; the epoch has no head weights. Re-record this epoch.")
+        try:
+            with np.load(path, allow_pickle=False) as archive:
+                weights = {key: archive[key] for key in archive.files}
+        except (ValueError, OSError, EOFError) as error:
+            raise DataError(f"{path}: not a readable .npz file ({error}).") from None
+        module = module_from_spec(self.manifest["head"], weights, where=str(path))
+        return Head(module, dim=self.dim, n_classes=self.n_classes)
+
+    def fingerprint(self, epoch: int) -> str:
+        info = self.epoch_info(epoch)
+        essentials = {
+            "classes": self.manifest["classes"],
+            "dim": self.manifest["dim"],
+            "head": self.manifest["head"],
+            "labels": self.manifest.get("digests", {}),
+            "epoch": info.get("digests", {}),
+        }
+        return sha256_bytes(json.dumps(essentials, sort_keys=True).encode())
+
+    @property
+    def has_thumbnails(self) -> bool:
+        return "train" in self.manifest.get("thumbnails", [])
+
+    def _labels_where(self, split: str) -> str:
+        return str(self.folder / "labels" / f"{split}.npy")
+
+    def _thumbnail(self, index: int, split: str) -> bytes | None:
+        if split not in self.manifest.get("thumbnails", []):
+            return None
+        if split not in self._thumbnails:
+            self._thumbnails[split] = _load_npy(self.folder / "thumbnails" / f"{split}.npy", mmap=True)
+        return png_bytes(np.asarray(self._thumbnails[split][index]))
+
+    def summary(self) -> dict[str, Any]:
+        return {**super().summary(), "name": self.manifest.get("name", ""), "format_version": FORMAT_VERSION}

@@ -1,0 +1,247 @@
+"""Command line: ``python -m ttv_core COMMAND ...`` for batch runs, the way the original scripts were used.
+
+Every expected problem (bad folder, bad argument, missing opt-in) ends the command with one line on
+standard error and exit status 2; a traceback means a bug in ttv.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Sequence
+
+from ..errors import ConfigError, DataError, TTVError
+
+EXIT_USER_ERROR = 2
+
+
+def _add_source_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "path",
+        help="a ttv run folder, an original-layout folder (config.json + Model/), or hf://owner/name[@rev][/sub]",
+    )
+    parser.add_argument(
+        "--trust-code",
+        action="store_true",
+        help="allow running the Model/model.py shipped with an original-layout folder (off by default)",
+    )
+    parser.add_argument("--cache-dir", help="where ttv keeps derived data (default: $TTV_CACHE_DIR or ~/.cache/ttv)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from .. import __version__
+    from ..data.demo import DemoConfig
+
+    parser = argparse.ArgumentParser(
+        prog="python -m ttv_core",
+        description="ttv: time-travelling visualization of a classifier's training.",
+    )
+    parser.add_argument("--version", action="version", version=f"ttv {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    demo = commands.add_parser("demo", help="train the built-in digits classifier and record its dynamics")
+    demo.add_argument("--out", required=True, help="folder to write the run into (must be new or empty)")
+    demo.add_argument("--epochs", type=int, default=DemoConfig.epochs, help="epochs to train (default %(default)s)")
+    demo.add_argument("--seed", type=int, default=DemoConfig.seed, help="random seed (default %(default)s)")
+    demo.add_argument("--overwrite", action="store_true", help="replace a ttv run already in --out")
+    demo.set_defaults(handler=_cmd_demo)
+
+    info = commands.add_parser("info", help="check a training-dynamics source and print a JSON summary")
+    _add_source_arguments(info)
+    info.add_argument("--quick", action="store_true", help="skip reading every epoch's arrays (no NaN/shape scan)")
+    info.set_defaults(handler=_cmd_info)
+
+    evaluate = commands.add_parser("eval-subject", help="train/test accuracy of the subject model per epoch")
+    _add_source_arguments(evaluate)
+    evaluate.add_argument("--out", help="write the JSON here instead of standard output")
+    evaluate.add_argument("--overwrite", action="store_true", help="replace an existing --out file")
+    evaluate.set_defaults(handler=_cmd_eval_subject)
+
+    from .export import LAYOUTS
+    from .visualize import METHODS
+
+    helps = {"proxy": "TrustVis proxy training: a 2-D map with territories per epoch",
+             "al": "proxy training refined by active learning (trustworthy territories)",
+             "umap": "baseline: umap-learn per epoch, aligned to the previous epoch (no territories)"}
+    for method in METHODS:
+        command = commands.add_parser(method, help=helps[method])
+        _add_visualization_arguments(command)
+        command.add_argument("--out", help="write embeddings, territories and <method>_eval.json here")
+        command.set_defaults(handler=_cmd_visualize, method=method)
+    export = commands.add_parser("export", help="write a method's results under the original tool's file names")
+    _add_visualization_arguments(export)
+    export.add_argument("--method", choices=METHODS, default="proxy", help="which maps (default %(default)s)")
+    export.add_argument("--layout", choices=LAYOUTS, default="original", help="file names (default %(default)s)")
+    export.add_argument("--out", required=True, help="folder to write into")
+    export.set_defaults(handler=_cmd_export)
+    return parser
+
+
+def _add_visualization_arguments(parser: argparse.ArgumentParser) -> None:
+    """Source arguments, --epochs, --overwrite and one flag per VisConfig field (defaults from the config)."""
+    import dataclasses
+
+    from ..config import VisConfig
+
+    _add_source_arguments(parser)
+    parser.add_argument("--epochs", help="epochs to show: 5, 1:20 (inclusive), 10: or 1,5,9 (default: all)")
+    parser.add_argument("--overwrite", action="store_true", help="replace ttv's output files in --out")
+    group = parser.add_argument_group("visualization settings (see ttv_core.config.VisConfig)")
+    for field in dataclasses.fields(VisConfig):
+        flag = "--" + field.name.replace("_", "-")
+        kind = type(field.default)
+        group.add_argument(flag, dest=f"config_{field.name}", type=kind, default=field.default,
+                           metavar=kind.__name__.upper(), help="default %(default)s")
+
+
+def parse_epochs(text: str | None, available: tuple[int, ...]) -> list[int]:
+    """``"5"``, ``"1:20"`` (inclusive), ``"10:"``, ``":5"`` or ``"1,5,9"`` -> the matching recorded epochs."""
+    if text is None:
+        return list(available)
+    try:
+        if ":" in text:
+            low, high = (part.strip() for part in text.split(":", 1))
+            first, last = int(low) if low else available[0], int(high) if high else available[-1]
+            chosen = [e for e in available if first <= e <= last]
+        else:
+            chosen = [int(part) for part in text.split(",")]
+    except ValueError:
+        raise ConfigError(f"--epochs {text!r}: write 5, 1:20, 10: or 1,5,9.") from None
+    missing = [e for e in chosen if e not in available]
+    if missing or not chosen:
+        raise ConfigError(
+            f"--epochs {text!r} names no recorded epoch{'s ' + str(missing) if missing else 's'}; the run has "
+            f"epochs {available[0]}..{available[-1]} ({len(available)} recorded)."
+        )
+    return chosen
+
+
+def _visualization(args: argparse.Namespace, method: str):
+    from ..config import VisConfig
+    from .visualize import Visualization
+
+    values = {name[len("config_"):]: value for name, value in vars(args).items() if name.startswith("config_")}
+    dynamics = _open(args)
+    epochs = parse_epochs(args.epochs, dynamics.epochs)
+    visualization = Visualization(dynamics, method, VisConfig(**values), args.cache_dir)
+    from tqdm import tqdm
+
+    with tqdm(total=len([e for e in dynamics.epochs if e <= max(epochs)]), unit="epoch", file=sys.stderr,
+              desc=method) as bar:
+        def report(progress) -> None:
+            bar.set_postfix_str(f"epoch {progress.epoch} {progress.status}")
+            bar.update(1)
+
+        visualization.fit(epochs, on_epoch_end=report)
+    return visualization
+
+
+def _cmd_visualize(args: argparse.Namespace) -> int:
+    from .export import write_results
+
+    from .export import prepare_out
+
+    if args.out:
+        prepare_out(args.out, args.overwrite)
+    visualization = _visualization(args, args.method)
+    if args.out:
+        write_results(visualization, args.out, overwrite=args.overwrite)
+        _progress(f"wrote {args.out}")
+    else:
+        print(json.dumps(visualization.evaluation(), indent=1))
+    return 0
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    from .export import prepare_out, write_original_layout, write_results
+    from ..evaluate.subject import evaluate_subject
+
+    prepare_out(args.out, args.overwrite)
+    visualization = _visualization(args, args.method)
+    if args.layout == "original":
+        subject = evaluate_subject(visualization.dynamics, epochs=visualization.epochs_)
+        write_original_layout(visualization, args.out, subject=subject, overwrite=args.overwrite)
+    else:
+        write_results(visualization, args.out, overwrite=args.overwrite)
+    _progress(f"wrote {args.out}")
+    return 0
+
+
+def _progress(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from ..data.demo import DemoConfig, make_demo
+
+    from ..data import runformat
+
+    config = DemoConfig(epochs=args.epochs, seed=args.seed)
+    if runformat.is_run(args.out) and not args.overwrite:
+        raise DataError(f"{args.out}: already holds a ttv run; pass --overwrite to replace it, or choose another --out.")
+    start = time.perf_counter()
+
+    def report(epoch: int, figures: dict[str, float]) -> None:
+        _progress(f"epoch {epoch:>3}/{config.epochs}  loss {figures['loss']:.3f}  test acc {figures['test_acc']:.1%}")
+
+    out = make_demo(args.out, config=config, mode="overwrite" if args.overwrite else "new", on_epoch_end=report)
+    _progress(f"recorded {config.epochs} epochs in {time.perf_counter() - start:.1f} s -> {out}")
+    return 0
+
+
+def _open(args: argparse.Namespace):
+    from ..data.load import load_dynamics
+
+    device = getattr(args, "config_device", "auto")
+    return load_dynamics(args.path, trust_code=args.trust_code, cache_dir=args.cache_dir,
+                         device=None if device == "auto" else device)
+
+
+def _cmd_info(args: argparse.Namespace) -> int:
+    dynamics = _open(args)
+    if not args.quick:
+        dynamics.validate()
+    print(json.dumps(dynamics.summary(), indent=2))
+    return 0
+
+
+def _cmd_eval_subject(args: argparse.Namespace) -> int:
+    from .._io import atomic_write_json
+    from ..evaluate.subject import evaluate_subject
+
+    out = Path(args.out) if args.out else None
+    if out is not None and out.exists() and not args.overwrite:
+        raise DataError(f"{out}: already exists; pass --overwrite to replace it, or choose another --out.")
+    dynamics = _open(args)
+    result = evaluate_subject(
+        dynamics,
+        on_epoch_end=lambda e, f: _progress(
+            f"epoch {e}: train {_percent(f['train_acc'])}  test {_percent(f['test_acc'])}"
+        ),
+    )
+    if out is None:
+        print(json.dumps(result, indent=2))
+    else:
+        atomic_write_json(out, result)
+        _progress(f"wrote {out}")
+    return 0
+
+
+def _percent(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.1%}"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit status (0 ok, 2 bad input, 130 interrupted)."""
+    args = build_parser().parse_args(argv)
+    try:
+        return args.handler(args)
+    except TTVError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130

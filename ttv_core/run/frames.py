@@ -1,0 +1,40 @@
+"""An epoch's animation frame for a fitted chain, rendered once per map, window and style, then cached."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import TYPE_CHECKING
+
+from ..data.dynamics import png_bytes
+from ..draw.frames import FrameStyle, render_frame
+from .store import result_key
+
+if TYPE_CHECKING:
+    from ..evaluate.predictions import PredictionHistory
+    from .visualize import Visualization
+
+
+def epoch_frame(visualization: Visualization, epoch: int, predictions: dict[str, PredictionHistory],
+                style: FrameStyle = FrameStyle()) -> bytes:
+    """PNG of ``epoch``'s frame for a fitted :class:`~ttv_core.run.visualize.Visualization`, from the cache
+    when it was rendered before with the same map, window and style.
+
+    ``predictions`` maps each split to its :func:`~ttv_core.evaluate.predictions.prediction_history` (which
+    must include ``epoch``): the dots' colours and rings come from it.
+    """
+    result = visualization._result(epoch)
+    extent = visualization.extent_
+    key = result_key("frame", model=result.key, extent=extent.as_list(), style=asdict(style),
+                     resolution=visualization.config.resolution, boundary=visualization.config.boundary_threshold)
+
+    def render() -> bytes:
+        dynamics = visualization.dynamics
+        territory = visualization.territory(epoch)
+        layers = {split: (result.embeddings[split], dynamics.labels(split),
+                          predictions[split].predicted[predictions[split].row(epoch)]) for split in style.splits}
+        image = render_frame(None if territory is None else territory.image, extent, layers,
+                             n_classes=dynamics.n_classes, style=style, trust_map=result.trust_map)
+        return png_bytes(image)
+
+    frame, _ = visualization.store.get_or_compute(key, render)
+    return frame

@@ -1,0 +1,333 @@
+"""A run's time-travelling visualization: one 2-D map per epoch, memoized, with territories and figures.
+
+:class:`Visualization` is what the command line, the dashboard and notebooks use::
+
+    viz = Visualization(dynamics, "proxy").fit(on_epoch_end=print)
+    viz.results_[12].embeddings["train"]       # (n_train, 2)
+    viz.territory(12).png()                    # the coloured background, in viz.extent_
+    viz.figures(12)["ppr_train"]
+
+Epoch e's map is warm-started from epoch e-1's (and anchored to it by DVI's temporal loss), so the
+animation does not jump, rotate or mirror. The chain always starts at the run's first epoch: a
+result is a pure function of (data, method, config, epoch), and asking for epoch 15 first computes
+epochs before it once. Every result is stored in the cache (:mod:`ttv_core.run.store`) under a key that
+includes the previous epoch's key, so a killed run resumes where it stopped and a finished one
+recomputes nothing.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+
+from ..config import VisConfig
+from ..data.dynamics import SPLITS, TrainingDynamics
+from ..errors import ConfigError
+from ..fit.graph import nearest_neighbors
+from .store import ResultStore, result_key
+from ..fit.model import Visualizer
+from ..devices import resolve_device
+from ..fit.train import cpu_threads
+from ..canvas import Extent, extent_of
+from ..draw.territory import Territory, render_territory
+
+METHODS = ("proxy", "al", "umap")
+EPOCH_STATES = ("cached", "computed")
+
+
+@dataclass(frozen=True)
+class EpochResult:
+    """One epoch's map.
+
+    Attributes
+    ----------
+    embeddings : dict
+        ``"train"`` / ``"test"`` -> 2-D positions, shape (n_samples, 2), float32.
+    state : dict or None
+        The fitted visualizer (:meth:`Visualizer.state`); None for the umap baseline (no inverse).
+    trust_map : object or None
+        For ``"al"``: the probe cells that fail the round trip before and after refinement.
+    seconds : float
+        Compute time when it was computed (not when it was read from the cache).
+    """
+
+    epoch: int
+    method: str
+    key: str
+    embeddings: dict[str, np.ndarray]
+    state: dict[str, Any] | None = None
+    trust_map: Any = None
+    seconds: float = 0.0
+
+    def visualizer(self) -> Visualizer | None:
+        return None if self.state is None else Visualizer.from_state(self.state)
+
+
+@dataclass(frozen=True)
+class EpochProgress:
+    """What ``on_epoch_end`` receives: which epoch, how far along, and whether it came from the cache."""
+
+    epoch: int
+    index: int  # 1-based position among the epochs being computed
+    total: int
+    status: str  # "cached" or "computed"
+    seconds: float
+
+
+def neighbourhood_kept(previous: np.ndarray, current: np.ndarray) -> np.ndarray:
+    """DVI's temporal strength per sample: the share of its kNN (in D) kept from one epoch to the next.
+
+    ``previous``, ``current``: kNN indices, shape (n_samples, k). Returns shape (n_samples,), in [0, 1].
+    """
+    shared = (previous[:, :, None] == current[:, None, :]).any(axis=1).sum(axis=1)
+    return shared / previous.shape[1]
+
+
+@dataclass
+class Visualization:
+    """Fits, stores and renders one method's maps over a run's epochs.
+
+    Parameters
+    ----------
+    dynamics : TrainingDynamics
+    method : {"proxy", "al", "umap"}
+    config : VisConfig
+    cache_dir : str or Path, optional
+    """
+
+    dynamics: TrainingDynamics
+    method: str = "proxy"
+    config: VisConfig = field(default_factory=VisConfig)
+    cache_dir: Any = None
+
+    def __post_init__(self) -> None:
+        if self.method not in METHODS:
+            raise ConfigError(f"The 'method' parameter must be one of {METHODS}. Got {self.method!r} instead.")
+        self.store = ResultStore(self.cache_dir)
+
+    # -- fitting ---------------------------------------------------------------------------------
+    def fit(
+        self,
+        epochs: list[int] | None = None,
+        *,
+        on_epoch_start: Callable[[int], None] | None = None,
+        on_epoch_end: Callable[[EpochProgress], None] | None = None,
+        should_stop: Callable[[], bool] | None = None,
+        compute: bool = True,
+    ) -> "Visualization":
+        """Compute (or read) the maps of ``epochs`` (default: all); returns self.
+
+        Sets ``epochs_`` (what was asked), ``results_`` (epoch -> EpochResult, for every epoch
+        computed on the way), ``missing_`` (asked epochs not in ``results_``), ``extent_`` (one frame
+        for all asked epochs that have a map) and ``cancelled_``. ``should_stop()`` is polled during
+        training; an epoch cut short is neither kept nor stored. With ``compute=False`` nothing is
+        trained: the maps already in the cache are read, up to the first epoch that is not there
+        (the dashboard's views use this while a background job fills the cache).
+        """
+        if self.config.n_neighbors >= self.dynamics.n_train:
+            raise ConfigError(
+                f"The 'n_neighbors' parameter ({self.config.n_neighbors}) must be below the run's {self.dynamics.n_train} "
+                f"training samples. Use --n-neighbors / VisConfig(n_neighbors=...) of at most {self.dynamics.n_train - 1}."
+            )
+        asked = sorted(self.dynamics.check_epoch(e) for e in (epochs or self.dynamics.epochs))
+        chain = [e for e in self.dynamics.epochs if e <= asked[-1]]
+        self.epochs_, self.results_, self.cancelled_ = asked, {}, False
+        stop = should_stop or (lambda: False)
+        self._knn_memo: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        with cpu_threads(resolve_device(self.config.device), self.config.cpu_threads):
+            self._fit_chain(chain, stop, on_epoch_start, on_epoch_end, compute)
+        self.missing_ = [e for e in asked if e not in self.results_]
+        done = [self.results_[e].embeddings["train"] for e in asked if e in self.results_]
+        self.extent_ = extent_of(done) if done else None
+        return self
+
+    def _fit_chain(self, chain, stop, on_epoch_start, on_epoch_end, compute) -> None:
+        """Read or compute the chained results of ``chain`` in order (see :meth:`fit`)."""
+        previous = None  # the chained result (proxy for "proxy" and "al") of the epoch before
+        for index, epoch in enumerate(chain, start=1):
+            if stop():
+                self.cancelled_ = True
+                break
+            if on_epoch_start is not None:
+                on_epoch_start(epoch)
+            start = time.perf_counter()
+            chained, cached = self._stored(epoch, "umap" if self.method == "umap" else "proxy", previous,
+                                           lambda: self._fit_chained(epoch, previous, stop), stop, compute)
+            result = chained
+            if chained is not None and self.method == "al":
+                result, cached_al = self._stored(epoch, "al", chained, lambda: self._fit_active(epoch, chained, stop),
+                                                 stop, compute)
+                cached = cached and cached_al
+            if result is None:  # cancelled mid-epoch (nothing of it was kept), or not cached in a read-only fit
+                self.cancelled_ = compute
+                break
+            self.results_[epoch], previous = result, chained
+            if on_epoch_end is not None:
+                status = "cached" if cached else "computed"
+                on_epoch_end(EpochProgress(epoch, index, len(chain), status, time.perf_counter() - start))
+
+    def _neighbors(self, epoch: int) -> tuple[np.ndarray, np.ndarray]:
+        """Exact kNN (indices, distances) of ``epoch``'s training samples, kept for the next epoch.
+
+        Computed once per fitted epoch: the proxy graph uses it, and the next epoch's temporal
+        strength compares it with its own (the exact kNN is the largest cost of a graph on a large run).
+        Only the last two are kept; a cached epoch costs nothing.
+        """
+        if epoch not in self._knn_memo:
+            reps = np.asarray(self.dynamics.representations(epoch))
+            self._knn_memo[epoch] = nearest_neighbors(reps, self.config.n_neighbors)
+            while len(self._knn_memo) > 2:  # the previous epoch's and this one's
+                del self._knn_memo[next(iter(self._knn_memo))]
+        return self._knn_memo[epoch]
+
+    def _temporal_strength(self, epoch: int, previous: EpochResult | None) -> np.ndarray | None:
+        """DVI's weight of the temporal loss for ``epoch``, per sample (None without a previous epoch)."""
+        if previous is None:
+            return None
+        return neighbourhood_kept(self._neighbors(previous.epoch)[0], self._neighbors(epoch)[0])
+
+    def _stored(self, epoch: int, method: str, basis: EpochResult | None, compute, stop,
+                may_compute: bool = True) -> tuple[EpochResult | None, bool]:
+        """Read or compute one result; its key includes ``basis`` (the result it starts from).
+
+        Returns (None, False) for a result cut short by ``stop``, or not cached when not ``may_compute``.
+        """
+        key = result_key("epoch", method=method, data=self.dynamics.fingerprint(epoch), epoch=epoch,
+                         config=self.config.key(self.config.fields_used_by(method)),
+                         basis=None if basis is None else basis.key)
+        if not may_compute:
+            return self.store.get(key), True
+
+        def computed() -> EpochResult:
+            start = time.perf_counter()
+            parts = compute()
+            return EpochResult(epoch, method, key, seconds=time.perf_counter() - start, **parts)
+
+        result, cached = self.store.get_or_compute(key, computed, store=lambda _: not stop())
+        return (None, False) if stop() and not cached else (result, cached)
+
+    def _embed(self, visualizer, epoch: int) -> dict[str, np.ndarray]:
+        return {split: visualizer.transform(np.asarray(self.dynamics.representations(epoch, split))) for split in SPLITS}
+
+    def _fit_chained(self, epoch: int, previous: EpochResult | None, stop) -> dict[str, Any]:
+        if self.method == "umap":
+            return self._fit_umap(epoch, previous)
+        from ..fit.proxy import ProxyVisualizer
+
+        visualizer = ProxyVisualizer(config=self.config).fit(
+            np.asarray(self.dynamics.representations(epoch)), head=self.dynamics.head(epoch),
+            n_classes=self.dynamics.n_classes, previous=None if previous is None else previous.visualizer(),
+            temporal_strength=self._temporal_strength(epoch, previous), should_stop=stop,
+            previous_embedding=None if previous is None else previous.embeddings["train"],
+            sample_neighbors=self._neighbors(epoch),
+        )
+        return {"embeddings": self._embed(visualizer, epoch), "state": visualizer.state()}
+
+    def _fit_active(self, epoch: int, proxy: EpochResult, stop) -> dict[str, Any]:
+        from ..fit.active import ActiveVisualizer
+        from ..fit.proxy import ProxyVisualizer
+
+        visualizer = ActiveVisualizer(config=self.config).fit(
+            np.asarray(self.dynamics.representations(epoch)), head=self.dynamics.head(epoch),
+            proxy=ProxyVisualizer.from_state(proxy.state), should_stop=stop,
+        )
+        return {"embeddings": self._embed(visualizer, epoch), "state": visualizer.state(),
+                "trust_map": visualizer.trust_map_}
+
+    def _fit_umap(self, epoch: int, previous: EpochResult | None) -> dict[str, Any]:
+        from ..fit.baseline import UmapBaseline
+
+        baseline = UmapBaseline(n_neighbors=self.config.n_neighbors, min_dist=self.config.min_dist,
+                                spread=self.config.spread, seed=self.config.seed).fit(
+            np.asarray(self.dynamics.representations(epoch)),
+            previous_embedding=None if previous is None else previous.embeddings["train"],
+        )
+        test = np.asarray(self.dynamics.representations(epoch, "test"))
+        return {"embeddings": {"train": baseline.embedding_, "test": baseline.transform(test)}}
+
+    # -- results ---------------------------------------------------------------------------------
+    def _result(self, epoch: int) -> EpochResult:
+        if not hasattr(self, "results_"):
+            raise ConfigError("This Visualization is not fitted yet; call fit first.")
+        epoch = self.dynamics.check_epoch(epoch)
+        if epoch not in self.results_:
+            raise ConfigError(f"epoch {epoch} was not computed (asked: {self.epochs_}); fit it first.")
+        return self.results_[epoch]
+
+    def visualizer(self, epoch: int) -> Visualizer | None:
+        """The fitted visualizer of ``epoch`` (None for the umap baseline)."""
+        return self._result(epoch).visualizer()
+
+    def territory(self, epoch: int, *, extent: Extent | None = None) -> Territory | None:
+        """The territory image of ``epoch`` in the animation's frame (None for the umap baseline)."""
+        result = self._result(epoch)
+        if result.state is None:
+            return None
+        frame = extent or self.extent_
+        key = result_key("territory", model=result.key, extent=frame.as_list(), resolution=self.config.resolution,
+                         boundary=self.config.boundary_threshold)
+        territory, _ = self.store.get_or_compute(key, lambda: render_territory(
+            result.visualizer().inverse_transform, self.dynamics.head(epoch), frame, self.config.resolution,
+            boundary_threshold=self.config.boundary_threshold))
+        return territory
+
+    def figures(self, epoch: int, *, compute: bool = True) -> dict[str, Any] | None:
+        """Faithfulness figures of ``epoch`` (see :func:`ttv_core.evaluate.figures.epoch_figures`).
+
+        With ``compute=False``, only the cache is read: None if they were never computed (a view
+        shows what is there at once and leaves the computing to a background job).
+        """
+        from ..evaluate.figures import epoch_figures
+
+        result = self._result(epoch)
+        key = result_key("figures", model=result.key, k=self.config.n_neighbors, seed=self.config.seed)
+        if not compute:
+            return self.store.get(key)
+
+        def calculate() -> dict[str, Any]:
+            visualizer = result.visualizer()
+            reps = {split: np.asarray(self.dynamics.representations(epoch, split)) for split in SPLITS}
+            return epoch_figures(
+                train=reps["train"], test=reps["test"], train_labels=self.dynamics.labels("train"),
+                test_labels=self.dynamics.labels("test"), head=self.dynamics.head(epoch),
+                embed=visualizer.transform if visualizer else None, embeddings=result.embeddings,
+                decode=visualizer.inverse_transform if visualizer else None,
+                n_boundary=None if visualizer else 0,  # the baseline cannot place new points
+                k=self.config.n_neighbors, rng=np.random.default_rng(self.config.seed),
+            )
+
+        figures, _ = self.store.get_or_compute(key, calculate)
+        return figures
+
+    def temporal(self) -> dict[str, Any]:
+        """The run's temporal figures over the asked epochs with a map (see
+        :func:`ttv_core.evaluate.figures.temporal_figures`)."""
+        from ..evaluate.figures import temporal_figures
+
+        epochs = [e for e in self.epochs_ if e in self.results_]
+        return temporal_figures([np.asarray(self.dynamics.representations(e)) for e in epochs],
+                                [self.results_[e].embeddings["train"] for e in epochs])
+
+    def evaluation(self) -> dict[str, Any]:
+        """Every asked epoch's figures plus the run's temporal figures, in the original JSON shape."""
+        from ..evaluate.figures import to_original_json
+
+        per_epoch = {e: self.figures(e) for e in self.epochs_ if e in self.results_}
+        return to_original_json(per_epoch, self.temporal(), k=self.config.n_neighbors)
+
+
+def load_visualizer(path, method: str, epoch: int, *, cache_dir=None, trust_code: bool = False,
+                    config: VisConfig | None = None) -> Visualizer | None:
+    """The fitted visualizer of ``epoch`` for the run at ``path``, from the cache or computed now.
+
+    Epochs before ``epoch`` are computed too (once), since each map is warm-started from the
+    previous one. Returns None for ``method="umap"``, which has no inverse.
+    """
+    from ..data.load import load_dynamics
+
+    dynamics = load_dynamics(path, trust_code=trust_code, cache_dir=cache_dir)
+    visualization = Visualization(dynamics, method, config or VisConfig(), cache_dir)
+    return visualization.fit([epoch]).visualizer(epoch)
