@@ -18,7 +18,7 @@ plus 2,000 test samples). Both are fitted here first with the default ``VisConfi
 new dashboard session shows), in the cache folder the server then reads; the fitting time is printed.
 
 Usage: ``python bench/bench_browser.py [--cache-dir DIR] [--seconds 5] [--switches 10]``. Needs
-``chromium`` (Debian's package) and ``playwright`` (``requirements-test.txt``). Without
+``chromium`` (Debian's package) and ``playwright`` (the ``test`` extra: ``pip install -e ".[test]"``). Without
 ``--cache-dir`` a throw-away cache is used (fitting the 20k run takes ~3 min on 2 cores); with one, a
 second invocation reuses the maps. The server and browser plumbing is ``tests/browser.py``, shared
 with the browser test.

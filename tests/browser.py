@@ -31,8 +31,8 @@ APP = ROOT / "streamlit_app.py"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync"]
 INSTALL_HINT = ("install the browser test tools: `apt-get install -y chromium` (Debian's package) and "
-                "`python -m pip install -r requirements-test.txt` (playwright); never `playwright install`")
-# The Territories player's DOM contract (app_pages/territories.py): CSS selectors pierce open shadow roots.
+                "`python -m pip install -e \".[test]\"` (playwright); never `playwright install`")
+# The Territories player's DOM contract (ttv_core/app/views/territories.py): CSS selectors pierce open shadow roots.
 PLAYER, FRAME, PLAY = ".ttv-player", "canvas.ttv-frame", "button.ttv-play"
 EPOCH_SLIDER, SPEED, EPOCH_LABEL = "input.ttv-epoch-slider", "select.ttv-speed", ".ttv-epoch"
 

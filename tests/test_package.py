@@ -1,9 +1,14 @@
 """Package-level promises: the core stands without Streamlit, and the requirements name what is imported."""
 
 import ast
+import os
+import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -18,18 +23,20 @@ def test_core_imports_and_runs_without_streamlit(tmp_path):
     subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True)
 
 
-def test_requirements_name_every_third_party_import():
-    names = {"sklearn": "scikit-learn", "umap": "umap-learn", "PIL": "pillow", "huggingface_hub": "huggingface_hub"}
-    required = {
-        line.split("=")[0].split(">")[0].split("<")[0].strip().lower()
-        for line in (ROOT / "requirements.txt").read_text().splitlines()
-        if line.strip() and not line.startswith("#")
-    }
-    assert "torch==2.13.0" in (ROOT / "requirements.txt").read_text()
+IMPORT_NAMES = {"sklearn": "scikit-learn", "umap": "umap-learn", "PIL": "pillow"}
+
+
+def _names(requirements) -> set[str]:
+    """Distribution names of requirement lines ("torch==2.13.0  # why" -> "torch")."""
+    return {re.split(r"[=<>!~\[ ;@]", line.strip(), maxsplit=1)[0].lower().replace("_", "-")
+            for line in requirements if line.strip() and not line.strip().startswith(("#", "-"))}
+
+
+def _third_party_imports(paths) -> dict[str, str]:
+    """Distribution name -> a file importing it, over ``paths``."""
+    found = {}
     stdlib = set(sys.stdlib_module_names)
-    for path in [*ROOT.glob("ttv_core/**/*.py"), *ROOT.glob("app_pages/*.py"), *ROOT.glob("app_support/*.py"), ROOT / "streamlit_app.py"]:
-        if not path.exists():
-            continue
+    for path in paths:
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.Import):
                 modules = [alias.name for alias in node.names]
@@ -37,11 +44,96 @@ def test_requirements_name_every_third_party_import():
                 modules = [node.module]
             else:
                 continue
-            for module in modules:
-                top = module.split(".")[0]
-                if top in stdlib or top in {"ttv_core", "app_pages", "app_support"}:
-                    continue
-                assert names.get(top, top).lower() in required, f"{path.name} imports {top}, not in requirements.txt"
+            for top in (module.split(".")[0] for module in modules):
+                if top not in stdlib and top != "ttv_core":
+                    found.setdefault(IMPORT_NAMES.get(top, top).lower().replace("_", "-"), str(path.relative_to(ROOT)))
+    return found
+
+
+def test_the_package_declares_what_it_imports_and_requirements_txt_agrees():
+    tomllib = pytest.importorskip("tomllib")
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    core, app = _names(project["dependencies"]), _names(project["optional-dependencies"]["app"])
+    app_files = [*(ROOT / "ttv_core" / "app").rglob("*.py"), ROOT / "streamlit_app.py"]
+    core_files = [path for path in (ROOT / "ttv_core").rglob("*.py") if path not in app_files]
+    for name, where in _third_party_imports(core_files).items():
+        assert name in core, f"{where} imports {name}: add it to pyproject.toml's dependencies"
+    for name, where in _third_party_imports(app_files).items():
+        assert name in core | app, f"{where} imports {name}: add it to pyproject.toml's app extra"
+    requirements = (ROOT / "requirements.txt").read_text()
+    assert _names(requirements.splitlines()) == core | app, "requirements.txt = the core + the app extra"
+    assert "torch==2.13.0" in requirements  # the CPU build this project tests with
+
+
+def _wheel(tmp_path: Path) -> Path:
+    """Build ttv's wheel from a copy of this checkout (setuptools builds in the source tree), offline: the
+    installed setuptools, no build isolation."""
+    pytest.importorskip("setuptools")
+    source, out = tmp_path / "source", tmp_path / "dist"
+    source.mkdir()
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy2(ROOT / name, source / name)
+    shutil.copytree(ROOT / "ttv_core", source / "ttv_core", ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    subprocess.run([sys.executable, "-m", "pip", "wheel", str(source), "--no-deps", "--no-build-isolation",
+                    "--no-index", "-q", "-w", str(out)], check=True, cwd=tmp_path)
+    (wheel,) = out.glob("ttv-*.whl")
+    return wheel
+
+
+def test_the_wheel_holds_the_whole_package_and_works_from_any_folder(tmp_path):
+    import zipfile
+
+    import ttv_core
+
+    wheel = _wheel(tmp_path)
+    names = zipfile.ZipFile(wheel).namelist()
+    assert wheel.name.startswith(f"ttv-{ttv_core.__version__}-")
+    assert {name.split("/")[0] for name in names} == {"ttv_core", f"ttv-{ttv_core.__version__}.dist-info"}
+    shipped = {path.relative_to(ROOT).as_posix() for path in (ROOT / "ttv_core").rglob("*")
+               if path.is_file() and "__pycache__" not in path.parts and path.suffix != ".pyc"}
+    assert shipped - set(names) == set(), "files of ttv_core missing from the wheel (package data?)"
+    entry_points = zipfile.ZipFile(wheel).read(f"ttv-{ttv_core.__version__}.dist-info/entry_points.txt").decode()
+    assert "ttv = ttv_core.run.cli:main" in entry_points
+
+    # Unpacked beside nothing of this checkout: import, the command line, a map, and the dashboard.
+    site = tmp_path / "site"
+    zipfile.ZipFile(wheel).extractall(site)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    env = {**os.environ, "PYTHONPATH": str(site), "TTV_CACHE_DIR": str(tmp_path / "cache")}
+    script = f"""
+import runpy, sys
+import ttv_core
+assert ttv_core.__file__.startswith({str(site)!r}), ttv_core.__file__
+from ttv_core.run.cli import main
+assert main(["demo", "--out", "run", "--epochs", "2"]) == 0
+assert main(["proxy", "run", "--epochs", "1:2", "--max-passes", "2", "--warm-max-passes", "2", "--resolution", "16",
+             "--out", "maps"]) == 0
+from streamlit.testing.v1 import AppTest
+from ttv_core.app import page_path
+at = AppTest.from_file(ttv_core.app.page_path("overview").replace("views/overview.py", "streamlit_app.py"),
+                       default_timeout=120)
+at.query_params["run"] = "run"
+at.run()
+assert not at.exception, at.exception
+at.switch_page(page_path("territories")).run()
+assert not at.exception and not at.error, (at.exception, at.error)
+"""
+    subprocess.run([sys.executable, "-c", script], cwd=elsewhere, env=env, check=True, timeout=600)
+    assert (elsewhere / "maps" / "epoch_2" / "embedding.npy").exists()
+
+
+def test_the_ttv_command_is_installed():
+    # pip puts console scripts beside the interpreter; PATH may not list that folder (pyenv shims, --user)
+    command = shutil.which("ttv", path=str(Path(sys.executable).parent)) or shutil.which("ttv")
+    if command is None:
+        if os.environ.get("CI"):
+            pytest.fail("no `ttv` command: the README's test command installs the package (pip install -e .)")
+        pytest.skip("ttv is not installed here (pip install -e .)")
+    out = subprocess.run([command, "--version"], capture_output=True, text=True, check=True, cwd="/")
+    import ttv_core
+
+    assert out.stdout.strip() == f"ttv {ttv_core.__version__}"
 
 
 # The core's layers, lowest first: a module may import its own layer and those below it, never above.

@@ -201,7 +201,7 @@ class TrainingDynamics(abc.ABC):
         return split
 
     def summary(self) -> dict[str, Any]:
-        """A JSON-ready description of the run (what ``python -m ttv_core info`` prints)."""
+        """A JSON-ready description of the run (what ``ttv info`` prints)."""
         return {
             "location": self.location,
             "source": self.source_kind,

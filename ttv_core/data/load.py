@@ -68,6 +68,6 @@ def _open_folder(folder: Path, *, location: str, trust_code: bool, cache_dir, de
         )
     raise DataError(
         f"{location}: not a training-dynamics folder. Expected either {runformat.MANIFEST} (a ttv run, "
-        "e.g. from `python -m ttv_core demo` or ttv_core.Recorder) or config.json with a \"DVI\" section "
+        "e.g. from `ttv demo` or ttv_core.Recorder) or config.json with a \"DVI\" section "
         "(the original DeepVisualInsight layout)."
     )

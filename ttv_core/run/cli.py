@@ -1,4 +1,5 @@
-"""Command line: ``python -m ttv_core COMMAND ...`` for batch runs, the way the original scripts were used.
+"""Command line: ``ttv COMMAND ...`` (or ``python -m ttv_core COMMAND ...``) for batch runs, the way the
+original scripts were used, and ``ttv app`` for the dashboard.
 
 Every expected problem (bad folder, bad argument, missing opt-in) ends the command with one line on
 standard error and exit status 2; a traceback means a bug in ttv.
@@ -36,8 +37,9 @@ def build_parser() -> argparse.ArgumentParser:
     from ..data.demo import DemoConfig
 
     parser = argparse.ArgumentParser(
-        prog="python -m ttv_core",
-        description="ttv: time-travelling visualization of a classifier's training.",
+        prog="ttv",
+        description="ttv: time-travelling visualization of a classifier's training. "
+        "(`python -m ttv_core` is the same command.)",
     )
     parser.add_argument("--version", action="version", version=f"ttv {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -77,6 +79,12 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--layout", choices=LAYOUTS, default="original", help="file names (default %(default)s)")
     export.add_argument("--out", required=True, help="folder to write into")
     export.set_defaults(handler=_cmd_export)
+
+    app = commands.add_parser("app", help="start the dashboard in the browser (needs: pip install \"ttv[app]\")")
+    app.add_argument("--port", type=int, default=8501, help="port to serve on (default %(default)s)")
+    app.add_argument("streamlit_options", nargs=argparse.REMAINDER, metavar="-- OPTIONS",
+                     help="further `streamlit run` options, after --, e.g. -- --server.headless=true")
+    app.set_defaults(handler=_cmd_app)
     return parser
 
 
@@ -228,6 +236,23 @@ def _cmd_eval_subject(args: argparse.Namespace) -> int:
         atomic_write_json(out, result)
         _progress(f"wrote {out}")
     return 0
+
+
+# The dashboard's Streamlit settings, given as flags so they hold from any folder (.streamlit/config.toml
+# at the repository root says the same for `streamlit run streamlit_app.py` and Community Cloud).
+APP_OPTIONS = ("--browser.gatherUsageStats=false", "--client.toolbarMode=minimal")
+
+
+def _cmd_app(args: argparse.Namespace) -> int:
+    import importlib.util
+    import subprocess
+
+    if importlib.util.find_spec("streamlit") is None:
+        raise ConfigError('the dashboard needs Streamlit, which is not installed: pip install "ttv[app]".')
+    script = Path(__file__).resolve().parents[1] / "app" / "streamlit_app.py"
+    extra = [option for option in args.streamlit_options if option != "--"]
+    command = [sys.executable, "-m", "streamlit", "run", str(script), f"--server.port={args.port}", *APP_OPTIONS, *extra]
+    return subprocess.call(command)
 
 
 def _percent(value: float | None) -> str:

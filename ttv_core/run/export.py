@@ -1,6 +1,6 @@
 """Writing a visualization's results to a folder: ttv's own output layout, or the original tool's names.
 
-ttv layout (``python -m ttv_core proxy PATH --out DIR``)::
+ttv layout (``ttv proxy PATH --out DIR``)::
 
     DIR/epoch_<e>/embedding.npy     training samples' 2-D positions, shape (n_train, 2), float32
     DIR/epoch_<e>/embedding_test.npy
@@ -8,7 +8,7 @@ ttv layout (``python -m ttv_core proxy PATH --out DIR``)::
     DIR/epoch_<e>/extent.json       {"x_min", "y_min", "x_max", "y_max"}: where the image lies
     DIR/<method>_eval.json          faithfulness figures, original key names (ttv_core.evaluate.figures)
 
-Original layout (``python -m ttv_core export PATH --method M --layout original --out DIR``)::
+Original layout (``ttv export PATH --method M --layout original --out DIR``)::
 
     DIR/Model/Epoch_<e>/embedding.npy, bgimg.png, scale.npy (= [x_min, y_min, x_max, y_max])
     DIR/Model/proxy_eval.json | trustvis_al_eval.json | umap_eval.json, subject_model_eval.json
