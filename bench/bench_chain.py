@@ -340,7 +340,7 @@ def main(argv: list[str] | None = None) -> int:
     from ttv_core.config import VisConfig
 
     torch.set_num_threads(arguments.threads)
-    config = VisConfig(**overrides_of(arguments.set))
+    config = VisConfig.of(**overrides_of(arguments.set))
     results = []
     for index, (name, path, epochs_text) in enumerate(runs_of(arguments)):
         dynamics = ttv_core.load_dynamics(path)

@@ -49,7 +49,7 @@ from ttv_core.fit.graph import nearest_neighbors
 from ttv_core.fit.proxy import ProxyVisualizer
 from ttv_core.canvas import extent_of
 from ttv_core.draw.territory import render_territory
-config = VisConfig(**{overrides!r})
+config = VisConfig.of(**{overrides!r})
 dynamics = ttv_core.load_dynamics(ttv_core.ensure_demo())
 imported = time.perf_counter()
 previous, neighbours, passes = None, None, []
@@ -144,7 +144,7 @@ class Bench:
         from ttv_core.config import VisConfig
 
         self.arguments, self.overrides = arguments, overrides_of(arguments.set)
-        self.config = VisConfig(**self.overrides)
+        self.config = VisConfig.of(**self.overrides)
         self.dynamics = ttv_core.load_dynamics(ttv_core.ensure_demo())
         self.epochs = epochs_of(arguments, self.dynamics.epochs)
 

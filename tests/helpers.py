@@ -16,7 +16,7 @@ from ttv_core.app import page_path as page_script
 # The installed package's main script (what `ttv app` runs); the browser test runs the repository root's.
 APP = str(Path(ttv_core.__file__).parent / "app" / "streamlit_app.py")
 # Small and quick maps for dashboard tests (the ``mapped_run`` fixture trains these).
-VIEW_CONFIG = VisConfig(hidden=32, n_hidden_layers=2, max_passes=2, warm_max_passes=2, resolution=24, device="cpu")
+VIEW_CONFIG = VisConfig.of(hidden=32, n_hidden_layers=2, max_passes=2, warm_max_passes=2, resolution=24)
 
 
 def open_app(page: str | None = None, *, view_config: VisConfig | None = None, **query_params: str):

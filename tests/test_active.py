@@ -16,8 +16,8 @@ from helpers import gaussian_blobs
 
 # A small, briefly trained proxy model whose territory is poor near the data: its decoder is right on
 # the samples (PPR ~1) but about half of the probe cells around them lose their class in the round trip.
-SMALL = VisConfig(hidden=32, n_hidden_layers=2, max_passes=10, batch_size=256, n_neighbors=10, layout_epochs=50,
-                  probe_resolution=40, al_max_passes=3, max_new_vertices=200, device="cpu",
+SMALL = VisConfig.of(hidden=32, n_hidden_layers=2, max_passes=10, batch_size=256, n_neighbors=10, layout_epochs=50,
+                  probe_resolution=40, al_max_passes=3, max_new_vertices=200,
                   al_learning_rate_factor=0.1)  # a pass over this tiny graph is ~10 steps: refine at 10x the default
 
 
@@ -54,7 +54,7 @@ def test_refinement_makes_more_probes_trustworthy_without_lowering_ppr(blobs, pr
     trust = active.trust_map_
     assert trust.preserved_before < 0.9, "the fixture must leave refinement something to fix"
     assert 1 - trust.preserved_after <= 0.5 * (1 - trust.preserved_before), "at least half of the failures fixed"
-    floor = _ppr(proxy, points, head) - SMALL.al_ppr_tolerance - 1e-9
+    floor = _ppr(proxy, points, head) - SMALL.active.al_ppr_tolerance - 1e-9
     assert _ppr(active, points, head) >= floor
     assert active.history_ and any(entry["kept"] for entry in active.history_)
     assert all(entry["ppr"] >= floor for entry in active.history_ if entry["kept"]), "no pass below the PPR floor"

@@ -95,7 +95,7 @@ def test_epoch_and_samples_widgets_show_the_cores_figures_and_the_epoch_goes_to_
     table = at.dataframe[0].value.set_index("Figure")
     assert table.loc["Prediction preserved (PPR)", PROXY] == f"{expected['ppr_train']:.1%}"
     assert table.loc["Trustworthiness", PROXY] == f"{expected['trustworthiness_train']:.3f}"
-    legacy = f"{expected['nn_train']:.1f} of {VIEW_CONFIG.n_neighbors}"
+    legacy = f"{expected['nn_train']:.1f} of {VIEW_CONFIG.graph.n_neighbors}"
     assert table.loc["Neighbours kept (legacy count)", PROXY] == legacy
     assert "epoch 2" in verdict(at) and "training samples" in verdict(at)
     trust = figure_charts(at)["Trustworthiness"].set_index(["method", "epoch"])["value"]
@@ -222,7 +222,7 @@ def test_csv_download_holds_every_epoch_and_method_with_the_original_keys(mapped
         (method, epoch) for method in ttv_core.METHODS for epoch in (1, 2, 3, 4))
     row = table[(table["method"] == "al") & (table["epoch"] == 3)].iloc[0]
     expected = core_figures(mapped_run, "al", 3)
-    assert row["ppr_train"] == pytest.approx(expected["ppr_train"]) and row["k"] == VIEW_CONFIG.n_neighbors
+    assert row["ppr_train"] == pytest.approx(expected["ppr_train"]) and row["k"] == VIEW_CONFIG.graph.n_neighbors
     assert table.loc[table["method"] == "umap", "ppr_train"].isna().all()  # empty, not a made-up number
     counts = pd.read_csv(io.BytesIO(data), dtype=str)["vis_error_train"].dropna()
     assert len(counts) == 8 and counts.str.fullmatch(r"\d+").all()  # whole samples, written 80 and not 80.0

@@ -21,7 +21,7 @@ from ttv_core.run.visualize import Visualization
 
 K = 15  # neighbours of the NN rate, self excluded; umap-learn's n_neighbors (which counts the sample itself)
 TINY = SyntheticConfig(n_train=300, n_test=100, dim=16, n_classes=6, epochs=8)
-CONFIG = VisConfig(device="cpu")  # the product's defaults: what a user's chain is fitted with
+CONFIG = VisConfig()  # the product's defaults: what a user's chain is fitted with
 
 
 def test_last_epoch_of_a_chain_keeps_neighbours_and_predictions_and_never_turns_or_mirrors(tmp_path):

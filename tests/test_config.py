@@ -7,13 +7,15 @@ import numpy as np
 import pytest
 
 from ttv_core import ConfigError, DemoConfig
-from ttv_core.config import VisConfig
+from ttv_core.config import Runtime, VisConfig
+
+RUNTIME = {field.name for field in dataclasses.fields(Runtime)}
 
 INVALID_VIS = {
     "n_neighbors": 1, "min_dist": -0.1, "spread": 0, "negative_sample_rate": 0, "hidden": 1,
     "n_hidden_layers": 0, "lambda_reconstruction": -1, "lambda_temporal": -1, "learning_rate": 0,
     "weight_decay": -1e-5, "batch_size": 0, "max_passes": 0, "patience": 0, "min_improvement": -1,
-    "resolution": 1, "boundary_threshold": 1.5, "seed": -1, "device": "tpu",
+    "resolution": 1, "boundary_threshold": 1.5, "seed": -1, "device": "tpu", "figures_k": 0,
     "proxy_min_split": 1, "proxy_dunn_threshold": -1.0, "lambda_prediction": -1.0, "edge_samples_per_pass": 0.0,
     "graph_epochs": 0, "lr_decay_passes": -1,
     "layout_epochs": -1, "warm_layout_epochs": -1, "warm_layout_rate": 0.0, "canvas_growth": 1.5, "keyframe_below": 1.5, "warm_learning_rate": 0.0, "vertex_batch_size": 0,
@@ -24,41 +26,67 @@ INVALID_VIS = {
 }
 
 
-def test_every_vis_field_has_an_invalid_case():
-    assert set(INVALID_VIS) == {field.name for field in dataclasses.fields(VisConfig)}
+def test_every_setting_has_an_invalid_case():
+    assert set(INVALID_VIS) == set(VisConfig.field_names()) | RUNTIME
 
 
 @pytest.mark.parametrize("field, value", INVALID_VIS.items())
 def test_invalid_vis_config_names_the_field(field, value):
     got = re.escape(repr(value))
-    with pytest.raises(ConfigError, match=rf"^The '{field}' parameter of VisConfig must .* Got {got} instead"):
-        VisConfig(**{field: value})
+    owner = "Runtime" if field in RUNTIME else r"(VisConfig|\w+Config)"  # the section holding it
+    with pytest.raises(ConfigError, match=rf"^The '{field}' parameter of {owner} must .* Got {got} instead"):
+        Runtime(**{field: value}) if field in RUNTIME else VisConfig.of(**{field: value})
 
 
 def test_booleans_are_not_integers_and_min_dist_is_bounded_by_spread():
-    message = "The 'hidden' parameter of VisConfig must be an int in the range [2, inf). Got True instead."
+    message = "The 'hidden' parameter of ModelConfig must be an int in the range [2, inf). Got True instead."
     with pytest.raises(ConfigError, match=re.escape(message)):
-        VisConfig(hidden=True)
-    message = "The 'min_dist' parameter of VisConfig must be a float in the range [0.0, 1.0] (spread). Got 2.0 instead."
+        VisConfig.of(hidden=True)
+    message = "The 'min_dist' parameter of GraphConfig must be a float in the range [0.0, 1.0] (spread). Got 2.0 instead."
     with pytest.raises(ConfigError, match=re.escape(message)):
-        VisConfig(min_dist=2.0, spread=1.0)
+        VisConfig.of(min_dist=2.0, spread=1.0)
 
 
 def test_numpy_scalars_are_accepted_and_stored_as_python_numbers():
-    config = VisConfig(n_neighbors=np.int64(10), spread=np.float32(2.0), min_dist=0)
-    assert type(config.n_neighbors) is int and type(config.spread) is float and type(config.min_dist) is float
-    assert config.key() == VisConfig(n_neighbors=10, spread=2.0, min_dist=0.0).key()
+    config = VisConfig.of(n_neighbors=np.int64(10), spread=np.float32(2.0), min_dist=0)
+    assert type(config.graph.n_neighbors) is int and type(config.graph.spread) is float and type(config.graph.min_dist) is float
+    assert config.key() == VisConfig.of(n_neighbors=10, spread=2.0, min_dist=0.0).key()
     seed = np.int64(-1)
     message = f"The 'seed' parameter of VisConfig must be an int in the range [0, inf). Got {seed!r} instead."
     with pytest.raises(ConfigError, match=re.escape(message)):
-        VisConfig(seed=seed)
+        VisConfig.of(seed=seed)
 
 
 def test_config_key_is_canonical_and_replace_revalidates():
-    assert VisConfig().key() == VisConfig(**VisConfig().to_dict()).key()
-    assert VisConfig().key() != VisConfig(seed=1).key()
+    assert VisConfig.from_dict(VisConfig().to_dict()) == VisConfig()
+    assert VisConfig().key() == VisConfig.from_dict(VisConfig().to_dict()).key()
+    assert VisConfig().key() != VisConfig.of(seed=1).key()
     with pytest.raises(ConfigError, match="'seed' parameter of VisConfig .* Got -3 instead"):
         VisConfig().replace(seed=-3)
+
+
+def test_each_result_is_keyed_by_exactly_the_sections_it_reads():
+    base = VisConfig()
+    changes = {"hidden": 32, "probe_resolution": 100, "resolution": 50, "figures_k": 10, "n_neighbors": 10, "seed": 1}
+    changed = {name: {result for result in VisConfig.READS
+                      if base.replace(**{name: value}).key_for(result) != base.key_for(result)}
+               for name, value in changes.items()}
+    assert changed == {
+        "hidden": {"proxy", "al"},  # the model: not the baseline, not the drawing, not the yardstick
+        "probe_resolution": {"al"},
+        "resolution": {"territory"},
+        "figures_k": {"figures"},  # the figures' k is not the graph's
+        "n_neighbors": {"proxy", "al", "umap"},
+        "seed": {"proxy", "al", "umap", "figures"},
+    }
+
+
+def test_settings_are_set_and_read_by_name_whatever_their_section():
+    config = VisConfig.of(n_neighbors=30, hidden=64, seed=2)
+    assert (config.graph.n_neighbors, config.model.hidden, config.seed) == (30, 64, 2)
+    assert config.value("hidden") == 64 and config.value("seed") == 2
+    with pytest.raises(ConfigError, match="'device' parameter of VisConfig"):
+        VisConfig.of(device="cpu")  # where a fit runs is not a setting of the map: see Runtime
 
 
 @pytest.mark.parametrize(

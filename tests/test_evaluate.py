@@ -219,7 +219,7 @@ def test_the_umap_reference_of_an_epoch_equals_the_umap_methods_figures_and_is_m
     from helpers import make_small_run
     from ttv_core.config import VisConfig
 
-    config = VisConfig(n_neighbors=10)
+    config = VisConfig.of(n_neighbors=10)
     dynamics = ttv_core.load_dynamics(make_small_run(tmp_path / "run", epochs=(1, 2), n_train=60, n_test=30))
     assert evaluate.reference_figures(dynamics, 2, config, cache_dir=cache_dir, compute=False) is None
 

@@ -9,8 +9,7 @@ from helpers import GatedStore, make_small_run, wait_for
 from ttv_core.config import VisConfig
 from ttv_core.run.visualize import Visualization
 
-TINY = VisConfig(hidden=32, n_hidden_layers=2, max_passes=2, layout_epochs=20, warm_max_passes=2, resolution=24,
-                 device="cpu")
+TINY = VisConfig.of(hidden=32, n_hidden_layers=2, max_passes=2, layout_epochs=20, warm_max_passes=2, resolution=24)
 
 
 @pytest.fixture(scope="module")

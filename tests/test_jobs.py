@@ -9,8 +9,7 @@ from ttv_core.app.jobs import JobRegistry, job_key
 from helpers import make_small_run, wait_for
 from ttv_core.config import VisConfig
 
-TINY = VisConfig(hidden=32, n_hidden_layers=2, max_passes=2, layout_epochs=20, warm_max_passes=2, resolution=24,
-                 device="cpu")
+TINY = VisConfig.of(hidden=32, n_hidden_layers=2, max_passes=2, layout_epochs=20, warm_max_passes=2, resolution=24)
 SLOW = TINY.replace(max_passes=500, layout_epochs=2000, patience=1000)  # long enough to be stopped mid-epoch
 
 

@@ -19,8 +19,8 @@ from ttv_core.fit.proxy import ProxyVisualizer, hierarchical_proxies, layout_spr
 from ttv_core.fit.train import initial_layout, optimize_layout, position_weights
 from helpers import gaussian_blobs
 
-SMALL = VisConfig(hidden=32, n_hidden_layers=2, max_passes=20, batch_size=256, edge_samples_per_pass=2.0,
-                  vertex_batch_size=32, warm_max_passes=10, layout_epochs=100, n_neighbors=10, device="cpu")
+SMALL = VisConfig.of(hidden=32, n_hidden_layers=2, max_passes=20, batch_size=256, edge_samples_per_pass=2.0,
+                  vertex_batch_size=32, warm_max_passes=10, layout_epochs=100, n_neighbors=10)
 
 
 @pytest.fixture(scope="module")
@@ -196,9 +196,9 @@ def test_model_units_standardise_and_states_without_them_still_load(blobs, fitte
 def test_fit_records_the_two_stage_losses_and_warm_starts_take_fewer_passes(blobs, fitted):
     points, _, head = blobs
     assert {"position", "reconstruction", "prediction", "loss"} <= set(fitted.history_[0])
-    assert len(fitted.history_) == SMALL.max_passes and fitted.layout_.shape == (180, 2)
+    assert len(fitted.history_) == SMALL.train.max_passes and fitted.layout_.shape == (180, 2)
     following = ProxyVisualizer(config=SMALL).fit(points, head=head, previous=fitted)
-    assert len(following.history_) == SMALL.warm_max_passes < SMALL.max_passes
+    assert len(following.history_) == SMALL.train.warm_max_passes < SMALL.train.max_passes
 
 
 def test_new_units_keep_the_models_function():
@@ -231,7 +231,7 @@ def test_the_map_grows_with_the_representations_only_as_canvas_growth_says(blobs
     epoch's layout came out larger than the last, in ways the encoder fitted worse and worse.
     """
     points, _, head = blobs
-    for growth in (0.0, SMALL.canvas_growth):
+    for growth in (0.0, SMALL.layout.canvas_growth):
         config = SMALL.replace(canvas_growth=growth)
         first = ProxyVisualizer(config=config).fit(points, head=head)
         previous, size = first, layout_spread(first.transform(points))
@@ -270,7 +270,7 @@ def test_an_epoch_whose_neighbourhoods_mostly_changed_is_laid_out_afresh_in_the_
     centres = rng.normal(scale=4.0, size=(20, 12))
     points = (np.repeat(centres, 12, axis=0) + rng.normal(scale=0.5, size=(240, 12))).astype(np.float32)
     head = Head(torch.nn.Linear(12, 3), dim=12, n_classes=3)
-    config = SMALL.replace(warm_max_passes=SMALL.max_passes)
+    config = SMALL.replace(warm_max_passes=SMALL.train.max_passes)
     previous, before = ProxyVisualizer(config=config).fit(points, head=head), points
     embedding, keyframes = previous.transform(points), []
     for epoch in range(1, 6):
@@ -281,7 +281,7 @@ def test_an_epoch_whose_neighbourhoods_mostly_changed_is_laid_out_afresh_in_the_
                                                       previous_embedding=embedding)
         shown = previous.transform(now)
         keyframes.append(previous.keyframe_)
-        assert previous.keyframe_ == (kept.mean() < config.keyframe_below)
+        assert previous.keyframe_ == (kept.mean() < config.layout.keyframe_below)
         assert metrics.neighbor_preservation(now, shown, 10)["rate"] >= 0.6, f"epoch {epoch}"
         turn = best_rotation(embedding, shown)
         assert not turn.reflection and abs(turn.angle_degrees) < 15.0, f"epoch {epoch}"

@@ -7,10 +7,10 @@ import pytest
 
 import ttv_core
 from ttv_core.run.cli import main
-from ttv_core.config import VisConfig
+from ttv_core.config import Runtime, VisConfig
 from ttv_core.run.visualize import Visualization, load_visualizer
 
-FAST = VisConfig(hidden=32, n_hidden_layers=2, max_passes=2, resolution=24, device="cpu")
+FAST = VisConfig.of(hidden=32, n_hidden_layers=2, max_passes=2, resolution=24)
 
 
 @pytest.fixture(scope="module")
@@ -126,6 +126,20 @@ def test_umap_baseline_has_maps_and_figures_but_no_territory(dynamics, cache_dir
     assert figures["ppr_train"] is None and figures["b_train"] is None and figures["nn_rate_train"] > 0.2
     for alignment in flip_report([visualization.results_[e].embeddings["train"] for e in (1, 2, 3)]):
         assert not alignment.reflection, "the baseline is aligned to its previous epoch"
+
+
+def test_where_a_fit_runs_changes_no_key(dynamics, cache_dir, monkeypatch):
+    first = Visualization(dynamics, "proxy", FAST, cache_dir, Runtime(device="cpu", cpu_threads=1)).fit([1, 2])
+
+    def no_refit(*args, **kwargs):
+        raise AssertionError("another device or thread count must not recompute a cached map")
+
+    monkeypatch.setattr("ttv_core.fit.proxy.ProxyVisualizer.fit", no_refit)
+    seen, report = _statuses(None)
+    again = Visualization(dynamics, "proxy", FAST, cache_dir, Runtime(device="auto", cpu_threads=2)).fit(
+        [1, 2], on_epoch_end=report)
+    assert seen == [(1, "cached"), (2, "cached")]
+    np.testing.assert_array_equal(first.results_[2].embeddings["train"], again.results_[2].embeddings["train"])
 
 
 def test_al_refines_the_cached_proxy_chain(dynamics, cache_dir, monkeypatch):

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from ttv_core import TTVError
-from ttv_core.config import VisConfig
+from ttv_core.config import Runtime, VisConfig
 from ttv_core.run.visualize import EpochProgress, Visualization
 
 JobKey = tuple[str, str, tuple[int, ...], str]
@@ -167,8 +167,8 @@ class Job(_Work):
         self.epochs[progress.epoch] = "done" if progress.status == "computed" else "cached"
         self._changed()
 
-    def _work(self, dynamics: Any, method: str, config: VisConfig, cache_dir: Any) -> str:
-        visualization = Visualization(dynamics, method, config, cache_dir).fit(
+    def _work(self, dynamics: Any, method: str, config: VisConfig, cache_dir: Any, runtime: Runtime) -> str:
+        visualization = Visualization(dynamics, method, config, cache_dir, runtime).fit(
             list(self.key[2]), on_epoch_start=self._epoch_started, on_epoch_end=self._epoch_ended,
             should_stop=self._stop.is_set)
         return "stopped" if visualization.cancelled_ else "done"
@@ -302,7 +302,7 @@ class JobRegistry:
         return max(fits, key=lambda job: job.created, default=None)
 
     def submit(self, key: JobKey, dynamics: Any, method: str, config: VisConfig, epochs: list[int] | None,
-               cache_dir: Any = None) -> Job:
+               cache_dir: Any = None, runtime: Runtime | None = None) -> Job:
         """The job for ``key``: the existing one if it is queued, running or done, else a new one."""
         with self._lock:
             job = self._jobs.get(key)
@@ -312,7 +312,7 @@ class JobRegistry:
             chain = [int(e) for e in dynamics.epochs if int(e) <= last] or [last]
             job = Job(key, {e: "waiting" for e in chain}, config=config, _changed=self._bump)
             self._jobs[key] = job
-            self._pool.submit(job._run, dynamics, method, config, cache_dir)
+            self._pool.submit(job._run, dynamics, method, config, cache_dir, runtime or Runtime())
             return job
 
     def evaluate(self, visualization: Visualization) -> FigureJob:

@@ -372,13 +372,13 @@ def reference_figures(dynamics: TrainingDynamics, epoch: int, config: VisConfig,
     """
     epoch = dynamics.check_epoch(epoch)
     key = result_key("reference figures", method="umap", data=dynamics.fingerprint(epoch), epoch=epoch,
-                     config=config.key(config.fields_used_by("umap")), k=config.n_neighbors)
+                     config=config.key_for("umap"), evaluation=config.key_for("figures"))
     with ResultStore(cache_dir) as store:
         if not compute:
             return store.get(key)
         figures, _ = store.get_or_compute(key, lambda: umap_reference_figures(
             train=np.asarray(dynamics.representations(epoch)), test=np.asarray(dynamics.representations(epoch, "test")),
             train_labels=dynamics.labels("train"), test_labels=dynamics.labels("test"), head=dynamics.head(epoch),
-            k=config.n_neighbors, n_neighbors=config.n_neighbors, min_dist=config.min_dist, spread=config.spread,
+            k=config.evaluation.figures_k, n_neighbors=config.graph.n_neighbors, min_dist=config.graph.min_dist, spread=config.graph.spread,
             seed=config.seed))
     return figures

@@ -248,21 +248,21 @@ class ActiveVisualizer(Visualizer):
         should_stop : callable, optional
             Polled before each pass; True ends refinement, keeping the best model so far.
         """
-        config, resolution = self.config, self.config.probe_resolution
+        config, resolution = self.config, self.config.active.probe_resolution
         samples = check_points(representations, "representations", owner="ActiveVisualizer.fit",
                                min_rows=2).astype(np.float32, copy=False)
         model = copy.deepcopy(self._check_proxy(proxy, samples, head))
-        device = resolve_device(config.device)
+        device = resolve_device(self.runtime.device)
         head_module = copy.deepcopy(head.module).to(device).eval().requires_grad_(False)
         proxies = getattr(proxy, "proxies_", None) or hierarchical_proxies(  # absent after from_state
-            samples, head.n_classes, min_split=proxy.config.proxy_min_split,
-            dunn_threshold=proxy.config.proxy_dunn_threshold, seed=proxy.config.seed)
+            samples, head.n_classes, min_split=proxy.config.layout.proxy_min_split,
+            dunn_threshold=proxy.config.layout.proxy_dunn_threshold, seed=proxy.config.seed)
         embedding = proxy.transform(samples)
         extent = extent_of(embedding)
-        mask = probe_mask(embedding, extent, resolution, config.probe_radius)
+        mask = probe_mask(embedding, extent, resolution, config.active.probe_radius)
         decoded = proxy.inverse_transform(grid_points(extent, resolution)[mask])
         probes, data = _Probes.of(decoded, head_module, device), _Probes.of(samples, head_module, device)
-        graph = proxy_graph(samples, proxies.centres, k=config.n_neighbors, n_epochs=config.graph_epochs)
+        graph = proxy_graph(samples, proxies.centres, k=config.graph.n_neighbors, n_epochs=config.layout.graph_epochs)
         model.to(device)
         before = probes.failing(model, head_module)
         after, history = self._refine(model, graph, probes, data, inside_proxy_balls(decoded, proxies), before,
@@ -292,11 +292,11 @@ class ActiveVisualizer(Visualizer):
             raise argument_error("representations", "ActiveVisualizer.fit",
                                  f"have the proxy's and the head's dimension ({proxy.dim_}, {head.dim})",
                                  f"dimension {dim}", "Pass the representations of the epoch the proxy was fitted to.")
-        expected = VisModel(dim, self.config.hidden, self.config.n_hidden_layers)
+        expected = VisModel(dim, self.config.model.hidden, self.config.model.n_hidden_layers)
         if [p.shape for p in proxy.model_.parameters()] != [p.shape for p in expected.parameters()]:
             raise ConfigError("ActiveVisualizer's config must give the proxy model's architecture: hidden="
-                              f"{proxy.config.hidden}, n_hidden_layers={proxy.config.n_hidden_layers}. Got hidden="
-                              f"{self.config.hidden}, n_hidden_layers={self.config.n_hidden_layers} instead.")
+                              f"{proxy.config.model.hidden}, n_hidden_layers={proxy.config.model.n_hidden_layers}. Got hidden="
+                              f"{self.config.model.hidden}, n_hidden_layers={self.config.model.n_hidden_layers} instead.")
         return proxy.model_
 
     def _refine(self, model: VisModel, graph: TrainingGraph, probes: _Probes, data: _Probes, inside: np.ndarray,
@@ -307,19 +307,19 @@ class ActiveVisualizer(Visualizer):
         training samples' PPR by more than ``al_ppr_tolerance``. Returns (its failing probes, history).
         """
         config, rng = self.config, np.random.default_rng(self.config.seed)
-        floor = 1.0 - data.failing(model, head).mean() - config.al_ppr_tolerance
+        floor = 1.0 - data.failing(model, head).mean() - config.active.al_ppr_tolerance
         best_state, best_failing, history = copy.deepcopy(model.state_dict()), failing, []
         added, stale, n_samples = np.zeros(len(failing), dtype=bool), 0, len(data.values)
-        for pass_index in range(config.al_max_passes):
+        for pass_index in range(config.active.al_max_passes):
             if not failing.any() or (should_stop is not None and should_stop()):
                 break
-            new = choose_probes(failing & ~added, inside, config.max_new_vertices, rng)
+            new = choose_probes(failing & ~added, inside, config.active.max_new_vertices, rng)
             added[new] = True  # probes fixed earlier stay in the graph, so they do not fail again
             graph = with_probes(graph, probes.values[new], first_sample=first_sample, n_samples=n_samples,
-                                k=config.n_neighbors, n_epochs=config.graph_epochs)
+                                k=config.graph.n_neighbors, n_epochs=config.layout.graph_epochs)
             trainer = Trainer(config.replace(seed=config.seed + pass_index + 1), next(model.parameters()).device,
-                              head=head)
-            losses = trainer.run(model, graph, learning_rate=config.learning_rate * config.al_learning_rate_factor,
+                              head=head, n_threads=self.runtime.cpu_threads)
+            losses = trainer.run(model, graph, learning_rate=config.train.learning_rate * config.active.al_learning_rate_factor,
                                  max_passes=1)[0]
             failing, ppr = probes.failing(model, head), 1.0 - float(data.failing(model, head).mean())
             kept = bool(ppr >= floor and failing.sum() < best_failing.sum())
@@ -331,7 +331,7 @@ class ActiveVisualizer(Visualizer):
             stale = 0 if kept else stale + 1
             if kept:
                 best_state, best_failing = copy.deepcopy(model.state_dict()), failing
-            elif stale >= config.al_patience:
+            elif stale >= config.active.al_patience:
                 break
         model.load_state_dict(best_state)
         return best_failing, history

@@ -14,7 +14,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..config import VisConfig
+from ..config import Runtime, VisConfig
 
 
 def _mlp(sizes: list[int]) -> nn.Sequential:
@@ -138,14 +138,14 @@ class Visualizer:
         One entry per training pass (losses), as recorded by the trainer.
     """
 
-    def __init__(self, *, config: VisConfig = VisConfig()):
-        self.config = config
+    def __init__(self, *, config: VisConfig = VisConfig(), runtime: Runtime = Runtime()):
+        self.config, self.runtime = config, runtime
 
     # -- construction ------------------------------------------------------------------------
     def _new_model(self, dim: int) -> VisModel:
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(self.config.seed)
-            return VisModel(dim, self.config.hidden, self.config.n_hidden_layers)
+            return VisModel(dim, self.config.model.hidden, self.config.model.n_hidden_layers)
 
     def _set_fitted(self, model: VisModel, history: list[dict[str, float]]) -> "Visualizer":
         self.model_ = model.eval()
@@ -199,8 +199,8 @@ class Visualizer:
     @classmethod
     def from_state(cls, state: dict[str, Any]) -> "Visualizer":
         """Rebuild a fitted visualizer from :meth:`state`'s output."""
-        visualizer = cls(config=VisConfig(**state["config"]))
-        model = VisModel(int(state["dim"]), visualizer.config.hidden, visualizer.config.n_hidden_layers)
+        visualizer = cls(config=VisConfig.from_dict(state["config"]))
+        model = VisModel(int(state["dim"]), visualizer.config.model.hidden, visualizer.config.model.n_hidden_layers)
         weights = {k: torch.from_numpy(np.asarray(v)) for k, v in state["weights"].items()}
         for key, default in model.state_dict().items():  # states saved before the units existed: identity
             if key.rsplit(".", 1)[-1] in _UNITS:

@@ -190,7 +190,7 @@ def warm_passes(config: VisConfig, strength: float | np.ndarray | None) -> int:
     them all (epoch 3: 0.426 vs 0.458).
     """
     settled = strength is not None and float(np.mean(strength)) >= SETTLED_SHARE
-    return max(1, config.warm_max_passes // 2) if settled else config.warm_max_passes
+    return max(1, config.train.warm_max_passes // 2) if settled else config.train.warm_max_passes
 
 
 def layout_spread(layout: np.ndarray) -> float:
@@ -231,7 +231,7 @@ def is_keyframe(config: VisConfig, strength: float | np.ndarray | None) -> bool:
     keeps an arrangement the representation no longer has (a run whose dimensions were rescaled
     between epochs: NN rate 0.92 -> 0.18 in four warm epochs).
     """
-    return strength is not None and float(np.mean(strength)) < config.keyframe_below
+    return strength is not None and float(np.mean(strength)) < config.layout.keyframe_below
 
 
 def placed(start: np.ndarray, layout: np.ndarray, samples_were: np.ndarray | None = None) -> np.ndarray:
@@ -346,7 +346,7 @@ class ProxyVisualizer(Visualizer):
         samples = np.asarray(representations, dtype=np.float32)
         temporal_strength, previous_embedding = _checked_chain_inputs(temporal_strength, previous_embedding,
                                                                       len(samples))
-        with cpu_threads(resolve_device(self.config.device), self.config.cpu_threads):
+        with cpu_threads(resolve_device(self.runtime.device), self.runtime.cpu_threads):
             return self._fit(samples, head, n_classes, previous, temporal_strength, previous_embedding,
                              sample_neighbors, on_pass_end, should_stop)
 
@@ -354,14 +354,15 @@ class ProxyVisualizer(Visualizer):
              on_pass_end, should_stop):
         config, warm = self.config, previous is not None
         n_first = n_classes if n_classes is not None else (head.n_classes if head is not None else 10)
-        proxies = hierarchical_proxies(samples, n_first, min_split=config.proxy_min_split,
-                                       dunn_threshold=config.proxy_dunn_threshold, seed=config.seed)
-        graph = proxy_graph(samples, proxies.centres, k=config.n_neighbors, n_epochs=config.graph_epochs,
+        proxies = hierarchical_proxies(samples, n_first, min_split=config.layout.proxy_min_split,
+                                       dunn_threshold=config.layout.proxy_dunn_threshold, seed=config.seed)
+        graph = proxy_graph(samples, proxies.centres, k=config.graph.n_neighbors, n_epochs=config.layout.graph_epochs,
                             sample_neighbors=sample_neighbors)
-        if head is not None and config.cross_class_weight != 1.0:
-            graph = weaken_cross_class_edges(graph, head.predict(graph.vertices), config.cross_class_weight)
-        device = resolve_device(config.device)
-        trainer = Trainer(config, device, on_pass_end=on_pass_end, should_stop=should_stop)
+        if head is not None and config.layout.cross_class_weight != 1.0:
+            graph = weaken_cross_class_edges(graph, head.predict(graph.vertices), config.layout.cross_class_weight)
+        device = resolve_device(self.runtime.device)
+        trainer = Trainer(config, device, on_pass_end=on_pass_end, should_stop=should_stop,
+                          n_threads=self.runtime.cpu_threads)
         if head is not None:
             trainer.head = copy.deepcopy(head.module).to(device).eval().requires_grad_(False)
         # Stage 1: the layout, from where the previous map puts this epoch's vertices on a warm start, at
@@ -371,15 +372,15 @@ class ProxyVisualizer(Visualizer):
         if warm:
             size, canvas, spread = canvas_of(previous)
             start = resized(previous.transform(graph.vertices) / np.float32(canvas), size)  # canvas: scale_canvas
-        a, b = find_ab_params(config.spread, config.min_dist)
+        a, b = find_ab_params(config.graph.spread, config.graph.min_dist)
         layout = optimize_layout(
             graph, initial_layout(graph.vertices) if fresh else start, a=a, b=b,
-            n_epochs=config.layout_epochs if fresh else config.warm_layout_epochs,
-            negative_rate=config.negative_sample_rate, seed=config.seed, device=device,
-            learning_rate=1.0 if fresh else config.warm_layout_rate,
-            anchor_strength=0.0 if fresh else config.lambda_temporal * vertex_strengths(
+            n_epochs=config.layout.layout_epochs if fresh else config.layout.warm_layout_epochs,
+            negative_rate=config.layout.negative_sample_rate, seed=config.seed, device=device,
+            learning_rate=1.0 if fresh else config.layout.warm_layout_rate,
+            anchor_strength=0.0 if fresh else config.train.lambda_temporal * vertex_strengths(
                 temporal_strength, len(proxies.centres), len(samples)),
-            n_threads=config.cpu_threads,
+            n_threads=self.runtime.cpu_threads,
         )
         if warm:  # one layout size for the whole chain: the canvas units stay put; and no turn (below)
             if fresh:
@@ -399,12 +400,12 @@ class ProxyVisualizer(Visualizer):
             model = copy.deepcopy(previous._check_fitted()).scale_canvas(1.0 / canvas)
             model.set_units(vertices, positions, keep_function=True)
         history = trainer.run(model, graph, layout=layout,
-                              max_passes=config.max_passes if fresh else warm_passes(config, temporal_strength),
-                              learning_rate=None if fresh else config.warm_learning_rate)
+                              max_passes=config.train.max_passes if fresh else warm_passes(config, temporal_strength),
+                              learning_rate=None if fresh else config.train.warm_learning_rate)
         # The map shown grows with the representations, damped (canvas_growth): the layout is fitted at
         # one size, then the canvas is scaled (a similarity: no figure but the temporal ones changes).
         spread_now = representation_spread(samples)
-        scale = canvas * (spread_now / spread) ** config.canvas_growth if warm else 1.0
+        scale = canvas * (spread_now / spread) ** config.layout.canvas_growth if warm else 1.0
         self.canvas_ = {"layout_size": size if warm else layout_spread(layout), "scale": scale, "spread": spread_now}
         model.scale_canvas(scale)
         self.keyframe_ = warm and fresh

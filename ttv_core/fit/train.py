@@ -224,6 +224,7 @@ class Trainer:
     head: nn.Module | None = None
     on_pass_end: Callable[[dict[str, float]], None] | None = None
     should_stop: Callable[[], bool] | None = None
+    n_threads: int = 1  # CPU threads (see cpu_threads; ignored on a GPU)
 
     def run(self, model: VisModel, graph: TrainingGraph, *, learning_rate: float | None = None,
             max_passes: int | None = None, layout: np.ndarray | None = None) -> list[dict[str, float]]:
@@ -239,20 +240,20 @@ class Trainer:
         config, rng = self.config, np.random.default_rng(self.config.seed)
         vertices = torch.from_numpy(np.ascontiguousarray(graph.vertices, np.float32)).to(self.device)
         if layout is None:
-            a, b = find_ab_params(config.spread, config.min_dist)
+            a, b = find_ab_params(config.graph.spread, config.graph.min_dist)
             generator = torch.Generator().manual_seed(config.seed)
             step = functools.partial(self._edge_step, graph=graph, a=a, b=b, generator=generator)
         else:
-            weights = position_weights(layout, config.n_neighbors)
+            weights = position_weights(layout, config.graph.n_neighbors)
             targets = (torch.from_numpy(np.asarray(layout, np.float32)), torch.from_numpy(weights))
             step = functools.partial(self._vertex_step, targets=tuple(t.to(self.device) for t in targets))
         model.to(self.device).train()
-        optimizer = torch.optim.Adam(model.parameters(), lr=learning_rate or config.learning_rate,
-                                     weight_decay=config.weight_decay, fused=True)  # fused: 4x cheaper on a CPU
-        n_passes = max_passes or config.max_passes
+        optimizer = torch.optim.Adam(model.parameters(), lr=learning_rate or config.train.learning_rate,
+                                     weight_decay=config.train.weight_decay, fused=True)  # fused: 4x cheaper on a CPU
+        n_passes = max_passes or config.train.max_passes
         schedule = _schedule(optimizer, n_passes, self._steps_per_pass(graph, layout is not None), config)
         history: list[dict[str, float]] = []
-        with cpu_threads(self.device, config.cpu_threads):
+        with cpu_threads(self.device, self.n_threads):
             for pass_index in range(n_passes):
                 start, totals, batches = time.perf_counter(), {}, self._batches(graph, layout is not None, rng)
                 for batch in batches:
@@ -275,15 +276,15 @@ class Trainer:
     def _steps_per_pass(self, graph: TrainingGraph, layout_mode: bool) -> int:
         config = self.config
         if not layout_mode:
-            return max(1, max(config.batch_size, int(round(config.edge_samples_per_pass * graph.weights.sum())))
-                       // config.batch_size)
-        return max(1, -(-len(graph.vertices) // config.vertex_batch_size))
+            return max(1, max(config.train.batch_size, int(round(config.train.edge_samples_per_pass * graph.weights.sum())))
+                       // config.train.batch_size)
+        return max(1, -(-len(graph.vertices) // config.train.vertex_batch_size))
 
     def _batches(self, graph: TrainingGraph, layout_mode: bool, rng: np.random.Generator) -> list[np.ndarray]:
         """One pass's batches: edge indices drawn by weight, or all vertices in a random order."""
         config = self.config
         if not layout_mode:
-            n_samples = max(config.batch_size, int(round(config.edge_samples_per_pass * graph.weights.sum())))
+            n_samples = max(config.train.batch_size, int(round(config.train.edge_samples_per_pass * graph.weights.sum())))
             return np.array_split(sample_edges(graph.weights, n_samples, rng), self._steps_per_pass(graph, False))
         return np.array_split(rng.permutation(len(graph.vertices)), self._steps_per_pass(graph, True))
 
@@ -295,7 +296,7 @@ class Trainer:
         z, reconstructed = model(x)
         ends = torch.from_numpy(positions).to(self.device)
         z_from, z_to = z[ends[: len(heads)]], z[ends[len(heads) :]]
-        losses = {"umap": umap_loss(z_from, z_to, a=a, b=b, negative_rate=config.negative_sample_rate,
+        losses = {"umap": umap_loss(z_from, z_to, a=a, b=b, negative_rate=config.layout.negative_sample_rate,
                                     generator=generator)}
         return self._add_common(losses, losses["umap"], model, x, reconstructed)
 
@@ -309,7 +310,7 @@ class Trainer:
         total = losses["position"]
         # The decoder learns from where the encoder puts x, so that Dec(Enc(x)) is what is trained, on
         # a share of the (randomly ordered) batch, and without pulling the encoder off the layout.
-        n = max(1, round(len(batch) * self.config.decoder_share))
+        n = max(1, round(len(batch) * self.config.train.decoder_share))
         return self._add_common(losses, total, model, x[:n], model.decoder(z[:n].detach()))
 
     def _add_common(self, losses, total, model, x, reconstructed) -> dict[str, torch.Tensor]:
@@ -317,10 +318,10 @@ class Trainer:
         config = self.config
         scale = model.decoder.output_scale
         losses["reconstruction"] = (((reconstructed - x) / scale) ** 2).mean()
-        total = total + config.lambda_reconstruction * losses["reconstruction"]
-        if self.head is not None and config.lambda_prediction > 0:
+        total = total + config.train.lambda_reconstruction * losses["reconstruction"]
+        if self.head is not None and config.train.lambda_prediction > 0:
             losses["prediction"] = prediction_loss(self.head, x, reconstructed)
-            total = total + config.lambda_prediction * losses["prediction"]
+            total = total + config.train.lambda_prediction * losses["prediction"]
         losses["loss"] = total
         return losses
 
@@ -328,10 +329,10 @@ class Trainer:
 def _schedule(optimizer, n_passes: int, steps_per_pass: int, config: VisConfig) -> torch.optim.lr_scheduler.LambdaLR:
     """Linear warm-up over ``warmup_share`` of the steps, cosine decay to 0; x0.1 every ``lr_decay_passes``."""
     n_steps = n_passes * steps_per_pass
-    warmup = max(1, int(round(config.warmup_share * n_steps)))
+    warmup = max(1, int(round(config.train.warmup_share * n_steps)))
 
     def factor(step: int) -> float:
-        decay = 0.1 ** (step // (config.lr_decay_passes * steps_per_pass)) if config.lr_decay_passes else 1.0
+        decay = 0.1 ** (step // (config.train.lr_decay_passes * steps_per_pass)) if config.train.lr_decay_passes else 1.0
         cosine = 0.5 * (1.0 + math.cos(math.pi * min(step, n_steps) / n_steps))
         return min(1.0, (step + 1) / warmup) * cosine * decay
 
@@ -340,8 +341,8 @@ def _schedule(optimizer, n_passes: int, steps_per_pass: int, config: VisConfig) 
 
 def _converged(history: list[dict[str, float]], config: VisConfig) -> bool:
     """True after ``patience`` passes in a row that improved the loss by less than ``min_improvement``."""
-    if len(history) <= config.patience:
+    if len(history) <= config.train.patience:
         return False
-    recent = [entry["loss"] for entry in history[-(config.patience + 1):]]
+    recent = [entry["loss"] for entry in history[-(config.train.patience + 1):]]
     gains = [(before - after) / max(abs(before), 1e-12) for before, after in zip(recent[:-1], recent[1:])]
-    return all(gain < config.min_improvement for gain in gains)
+    return all(gain < config.train.min_improvement for gain in gains)

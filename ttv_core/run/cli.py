@@ -92,17 +92,26 @@ def _add_visualization_arguments(parser: argparse.ArgumentParser) -> None:
     """Source arguments, --epochs, --overwrite and one flag per VisConfig field (defaults from the config)."""
     import dataclasses
 
-    from ..config import VisConfig
+    from ..config import Runtime, VisConfig
 
     _add_source_arguments(parser)
     parser.add_argument("--epochs", help="epochs to show: 5, 1:20 (inclusive), 10: or 1,5,9 (default: all)")
     parser.add_argument("--overwrite", action="store_true", help="replace ttv's output files in --out")
-    group = parser.add_argument_group("visualization settings (see ttv_core.config.VisConfig)")
-    for field in dataclasses.fields(VisConfig):
-        flag = "--" + field.name.replace("_", "-")
+    defaults = VisConfig()
+    for section in (*VisConfig.sections(), "seed"):
+        title = "seed" if section == "seed" else f"{section} settings"
+        group = parser.add_argument_group(f"{title} (ttv_core.config.VisConfig: they change the results)")
+        fields = [("seed", 0)] if section == "seed" else [(f.name, getattr(getattr(defaults, section), f.name))
+                                                          for f in dataclasses.fields(getattr(defaults, section))]
+        for name, default in fields:
+            kind = type(default)
+            group.add_argument("--" + name.replace("_", "-"), dest=f"config_{name}", type=kind, default=default,
+                               metavar=kind.__name__.upper(), help="default %(default)s")
+    group = parser.add_argument_group("where it runs (ttv_core.config.Runtime: changes no result)")
+    for field in dataclasses.fields(Runtime):
         kind = type(field.default)
-        group.add_argument(flag, dest=f"config_{field.name}", type=kind, default=field.default,
-                           metavar=kind.__name__.upper(), help="default %(default)s")
+        group.add_argument("--" + field.name.replace("_", "-"), dest=f"runtime_{field.name}", type=kind,
+                           default=field.default, metavar=kind.__name__.upper(), help="default %(default)s")
 
 
 def parse_epochs(text: str | None, available: tuple[int, ...]) -> list[int]:
@@ -128,13 +137,15 @@ def parse_epochs(text: str | None, available: tuple[int, ...]) -> list[int]:
 
 
 def _visualization(args: argparse.Namespace, method: str):
-    from ..config import VisConfig
+    from ..config import Runtime, VisConfig
     from .visualize import Visualization
 
     values = {name[len("config_"):]: value for name, value in vars(args).items() if name.startswith("config_")}
+    runtime = Runtime(**{name[len("runtime_"):]: value for name, value in vars(args).items()
+                         if name.startswith("runtime_")})
     dynamics = _open(args)
     epochs = parse_epochs(args.epochs, dynamics.epochs)
-    visualization = Visualization(dynamics, method, VisConfig(**values), args.cache_dir)
+    visualization = Visualization(dynamics, method, VisConfig.of(**values), args.cache_dir, runtime)
     from tqdm import tqdm
 
     with tqdm(total=len([e for e in dynamics.epochs if e <= max(epochs)]), unit="epoch", file=sys.stderr,
@@ -203,7 +214,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 def _open(args: argparse.Namespace):
     from ..data.load import load_dynamics
 
-    device = getattr(args, "config_device", "auto")
+    device = getattr(args, "runtime_device", "auto")
     return load_dynamics(args.path, trust_code=args.trust_code, cache_dir=args.cache_dir,
                          device=None if device == "auto" else device)
 

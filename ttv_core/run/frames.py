@@ -25,7 +25,7 @@ def epoch_frame(visualization: Visualization, epoch: int, predictions: dict[str,
     result = visualization._result(epoch)
     extent = visualization.extent_
     key = result_key("frame", model=result.key, extent=extent.as_list(), style=asdict(style),
-                     resolution=visualization.config.resolution, boundary=visualization.config.boundary_threshold)
+                     config=visualization.config.key_for("territory"))
 
     def render() -> bytes:
         dynamics = visualization.dynamics

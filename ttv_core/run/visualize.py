@@ -23,7 +23,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from ..config import VisConfig
+from ..config import Runtime, VisConfig
 from ..data.dynamics import SPLITS, TrainingDynamics
 from ..errors import ConfigError
 from ..fit.graph import nearest_neighbors
@@ -95,13 +95,17 @@ class Visualization:
     dynamics : TrainingDynamics
     method : {"proxy", "al", "umap"}
     config : VisConfig
+        What the maps are fitted with: part of every result's key.
     cache_dir : str or Path, optional
+    runtime : Runtime
+        Where fits run (device, CPU threads): never part of a key, so it can change without recomputing.
     """
 
     dynamics: TrainingDynamics
     method: str = "proxy"
     config: VisConfig = field(default_factory=VisConfig)
     cache_dir: Any = None
+    runtime: Runtime = field(default_factory=Runtime)
 
     def __post_init__(self) -> None:
         if self.method not in METHODS:
@@ -127,17 +131,17 @@ class Visualization:
         trained: the maps already in the cache are read, up to the first epoch that is not there
         (the dashboard's views use this while a background job fills the cache).
         """
-        if self.config.n_neighbors >= self.dynamics.n_train:
+        if self.config.graph.n_neighbors >= self.dynamics.n_train:
             raise ConfigError(
-                f"The 'n_neighbors' parameter ({self.config.n_neighbors}) must be below the run's {self.dynamics.n_train} "
-                f"training samples. Use --n-neighbors / VisConfig(n_neighbors=...) of at most {self.dynamics.n_train - 1}."
+                f"The 'n_neighbors' parameter ({self.config.graph.n_neighbors}) must be below the run's {self.dynamics.n_train} "
+                f"training samples. Use --n-neighbors / VisConfig.of(n_neighbors=...) of at most {self.dynamics.n_train - 1}."
             )
         asked = sorted(self.dynamics.check_epoch(e) for e in (epochs or self.dynamics.epochs))
         chain = [e for e in self.dynamics.epochs if e <= asked[-1]]
         self.epochs_, self.results_, self.cancelled_ = asked, {}, False
         stop = should_stop or (lambda: False)
         self._knn_memo: dict[int, tuple[np.ndarray, np.ndarray]] = {}
-        with cpu_threads(resolve_device(self.config.device), self.config.cpu_threads):
+        with cpu_threads(resolve_device(self.runtime.device), self.runtime.cpu_threads):
             self._fit_chain(chain, stop, on_epoch_start, on_epoch_end, compute)
         self.missing_ = [e for e in asked if e not in self.results_]
         done = [self.results_[e].embeddings["train"] for e in asked if e in self.results_]
@@ -178,7 +182,7 @@ class Visualization:
         """
         if epoch not in self._knn_memo:
             reps = np.asarray(self.dynamics.representations(epoch))
-            self._knn_memo[epoch] = nearest_neighbors(reps, self.config.n_neighbors)
+            self._knn_memo[epoch] = nearest_neighbors(reps, self.config.graph.n_neighbors)
             while len(self._knn_memo) > 2:  # the previous epoch's and this one's
                 del self._knn_memo[next(iter(self._knn_memo))]
         return self._knn_memo[epoch]
@@ -196,7 +200,7 @@ class Visualization:
         Returns (None, False) for a result cut short by ``stop``, or not cached when not ``may_compute``.
         """
         key = result_key("epoch", method=method, data=self.dynamics.fingerprint(epoch), epoch=epoch,
-                         config=self.config.key(self.config.fields_used_by(method)),
+                         config=self.config.key_for(method),
                          basis=None if basis is None else basis.key)
         if not may_compute:
             return self.store.get(key), True
@@ -217,7 +221,7 @@ class Visualization:
             return self._fit_umap(epoch, previous)
         from ..fit.proxy import ProxyVisualizer
 
-        visualizer = ProxyVisualizer(config=self.config).fit(
+        visualizer = ProxyVisualizer(config=self.config, runtime=self.runtime).fit(
             np.asarray(self.dynamics.representations(epoch)), head=self.dynamics.head(epoch),
             n_classes=self.dynamics.n_classes, previous=None if previous is None else previous.visualizer(),
             temporal_strength=self._temporal_strength(epoch, previous), should_stop=stop,
@@ -230,7 +234,7 @@ class Visualization:
         from ..fit.active import ActiveVisualizer
         from ..fit.proxy import ProxyVisualizer
 
-        visualizer = ActiveVisualizer(config=self.config).fit(
+        visualizer = ActiveVisualizer(config=self.config, runtime=self.runtime).fit(
             np.asarray(self.dynamics.representations(epoch)), head=self.dynamics.head(epoch),
             proxy=ProxyVisualizer.from_state(proxy.state), should_stop=stop,
         )
@@ -240,8 +244,8 @@ class Visualization:
     def _fit_umap(self, epoch: int, previous: EpochResult | None) -> dict[str, Any]:
         from ..fit.baseline import UmapBaseline
 
-        baseline = UmapBaseline(n_neighbors=self.config.n_neighbors, min_dist=self.config.min_dist,
-                                spread=self.config.spread, seed=self.config.seed).fit(
+        baseline = UmapBaseline(n_neighbors=self.config.graph.n_neighbors, min_dist=self.config.graph.min_dist,
+                                spread=self.config.graph.spread, seed=self.config.seed).fit(
             np.asarray(self.dynamics.representations(epoch)),
             previous_embedding=None if previous is None else previous.embeddings["train"],
         )
@@ -267,11 +271,10 @@ class Visualization:
         if result.state is None:
             return None
         frame = extent or self.extent_
-        key = result_key("territory", model=result.key, extent=frame.as_list(), resolution=self.config.resolution,
-                         boundary=self.config.boundary_threshold)
+        key = result_key("territory", model=result.key, extent=frame.as_list(), config=self.config.key_for("territory"))
         territory, _ = self.store.get_or_compute(key, lambda: render_territory(
-            result.visualizer().inverse_transform, self.dynamics.head(epoch), frame, self.config.resolution,
-            boundary_threshold=self.config.boundary_threshold))
+            result.visualizer().inverse_transform, self.dynamics.head(epoch), frame, self.config.render.resolution,
+            boundary_threshold=self.config.render.boundary_threshold))
         return territory
 
     def figures(self, epoch: int, *, compute: bool = True) -> dict[str, Any] | None:
@@ -283,7 +286,7 @@ class Visualization:
         from ..evaluate.figures import epoch_figures
 
         result = self._result(epoch)
-        key = result_key("figures", model=result.key, k=self.config.n_neighbors, seed=self.config.seed)
+        key = result_key("figures", model=result.key, config=self.config.key_for("figures"))
         if not compute:
             return self.store.get(key)
 
@@ -296,7 +299,7 @@ class Visualization:
                 embed=visualizer.transform if visualizer else None, embeddings=result.embeddings,
                 decode=visualizer.inverse_transform if visualizer else None,
                 n_boundary=None if visualizer else 0,  # the baseline cannot place new points
-                k=self.config.n_neighbors, rng=np.random.default_rng(self.config.seed),
+                k=self.config.evaluation.figures_k, rng=np.random.default_rng(self.config.seed),
             )
 
         figures, _ = self.store.get_or_compute(key, calculate)
@@ -316,7 +319,7 @@ class Visualization:
         from ..evaluate.figures import to_original_json
 
         per_epoch = {e: self.figures(e) for e in self.epochs_ if e in self.results_}
-        return to_original_json(per_epoch, self.temporal(), k=self.config.n_neighbors)
+        return to_original_json(per_epoch, self.temporal(), k=self.config.evaluation.figures_k)
 
 
 def load_visualizer(path, method: str, epoch: int, *, cache_dir=None, trust_code: bool = False,

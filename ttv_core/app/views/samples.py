@@ -162,7 +162,7 @@ def inspector_section() -> None:
                                       help="Its position in the split, as in the tables.")
     size = predictions[split].labels.size
     k = k_column.number_input("Neighbours (k)", min_value=1, step=1, key="samples_k", persist_state="session",
-                              value=max(1, min(session.view_config().n_neighbors, size - 1)))
+                              value=max(1, min(session.view_config().evaluation.figures_k, size - 1)))
     try:
         story = samples.history_of(predictions[split], int(index))
     except ttv_core.TTVError as error:

@@ -6,7 +6,7 @@ import streamlit as st
 import ttv_core
 from ttv_core.app import session
 from ttv_core.app.jobs import job_key
-from ttv_core.config import DEVICES, VisConfig
+from ttv_core.config import DEVICES, Runtime, VisConfig
 
 DEFAULTS = VisConfig()
 FIELDS = {  # the settings most worth changing here; the others stay as last trained (default: the defaults)
@@ -39,23 +39,24 @@ last = epochs[-1] if len(epochs) == 1 else st.select_slider(
     "representations do: the maps of every epoch up to this one are computed (those in the cache are read).")
 shown = session.view_config()  # the settings last trained: the maps the other pages show
 columns = st.columns(len(FIELDS) + 1)
-changes = {name: column.number_input(label, min_value=low, value=getattr(shown, name), step=1, key=f"train_{name}",
-                                     persist_state="session", help=f"Default: {getattr(DEFAULTS, name)}.{note}")
+changes = {name: column.number_input(label, min_value=low, value=shown.value(name), step=1, key=f"train_{name}",
+                                     persist_state="session", help=f"Default: {DEFAULTS.value(name)}.{note}")
            for column, (name, (label, low, note)) in zip(columns, FIELDS.items())}
-device = shown.device if shown.device in DEVICES else "cuda"  # "cuda:1" -> "cuda"
-changes["device"] = columns[-1].selectbox("Device", DEVICES, index=DEVICES.index(device), key="train_device",
-                                          persist_state="session",
-                                          help=f"Default: {DEFAULTS.device} (a GPU when there is one).")
+device = columns[-1].selectbox("Device", DEVICES, index=DEVICES.index(Runtime().device), key="train_device",
+                               persist_state="session",
+                               help=f"Default: {Runtime().device} (a GPU when there is one). Where the maps are "
+                               "computed, not what they are: maps in the cache are reused whatever the device.")
 
 try:
-    config = shown.replace(**{name: int(v) if name in FIELDS else v for name, v in changes.items()})
+    config = shown.replace(**{name: int(v) for name, v in changes.items()})
+    runtime = Runtime(device=device)
 except ttv_core.TTVError as error:
     st.error(str(error))
     st.stop()
 asked = [e for e in epochs if e <= last]  # the whole chain: each map starts from the one before
 if st.button("Train", type="primary", key="train_start"):
     key = job_key(dynamics, method, config, asked)
-    session.registry().submit(key, dynamics, method, config, asked)
+    session.registry().submit(key, dynamics, method, config, asked, runtime=runtime)
     session.set_view_config(config)  # the other pages now show these maps
     st.session_state.train_job = key
 
