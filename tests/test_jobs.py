@@ -44,11 +44,24 @@ def test_stop_ends_a_running_job_before_it_finishes(dynamics, registry, cache_di
     while job.epochs[1] != "computing" and time.time() < deadline:
         time.sleep(0.01)
     assert job.epochs[1] == "computing"
+    asked = time.monotonic()
     job.stop()
     wait_for(job, timeout=10)
     assert job.status == "stopped"
+    assert time.monotonic() - asked < 3  # within a second or so: the fit's process is ended if it lingers
     assert job.progress < 1.0
     assert "computing" not in job.epochs.values()
+
+
+def test_fits_run_in_a_worker_process_that_leaves_the_server_alone(dynamics, registry, cache_dir):
+    import torch
+
+    threads = torch.get_num_threads()
+    config = TINY.replace(seed=7)
+    job = wait_for(registry.submit(job_key(dynamics, "proxy", config, [1]), dynamics, "proxy", config, [1], cache_dir,
+                                   runtime=ttv_core.config.Runtime(device="cpu", cpu_threads=1)))
+    assert job.status == "done", job.error
+    assert torch.get_num_threads() == threads  # a fit's thread limit stays in its own process
 
 
 def test_a_failing_job_reports_its_message(dynamics, registry, cache_dir):

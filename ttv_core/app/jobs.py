@@ -1,7 +1,10 @@
 """Background work for the dashboard: a process-wide registry of fitting and evaluation jobs.
 
-A page submits work and polls the returned job; the work runs on a worker thread that never touches
-Streamlit. Jobs are keyed by what they compute (run, method, epochs, configuration), so two sessions
+A page submits work and polls the returned job; the work runs off the page, never touching Streamlit:
+a fit in a worker process of its own (spawned, so torch's thread settings, its seed and numba's
+compilation stay out of the server, a crash cannot take the server down, and Stop ends it within about
+a second), relayed by a thread that turns the process's messages into the job's progress; figures on
+a worker thread. Jobs are keyed by what they compute (run, method, epochs, configuration), so two sessions
 asking for the same work share one job instead of doing it twice. Two kinds:
 
 - :class:`Job` fits a run's maps (minutes). One worker: the target machine has two cores and
@@ -15,7 +18,10 @@ asking for the same work share one job instead of doing it twice. Two kinds:
 from __future__ import annotations
 
 import ast
+import dataclasses
 import functools
+import multiprocessing
+import queue
 import sys
 import threading
 import time
@@ -137,6 +143,23 @@ class _Work:
         """Leave no epoch marked as in progress once the worker is gone."""
 
 
+STOP_GRACE = 1.0  # seconds a fit may take to stop by itself after Stop before its process is terminated
+
+
+def _fit_in_worker(dynamics, method, config, cache_dir, runtime, epochs, messages, stop) -> None:
+    """A worker process's body: fit, sending ("start", epoch), ("end", progress), then how it ended."""
+    try:
+        visualization = Visualization(dynamics, method, config, cache_dir, runtime).fit(
+            epochs, on_epoch_start=lambda epoch: messages.put(("start", epoch)),
+            on_epoch_end=lambda progress: messages.put(("end", dataclasses.asdict(progress))),
+            should_stop=stop.is_set)
+        messages.put(("finished", "stopped" if visualization.cancelled_ else "done"))
+    except TTVError as error:
+        messages.put(("failed", str(error)))
+    except BaseException as error:  # a bug in ttv: reported as a message, never a dead job without one
+        messages.put(("crashed", f"{type(error).__name__}: {error}"))
+
+
 @dataclass
 class Job(_Work):
     """One fit of a run's maps, shared and polled by pages.
@@ -168,10 +191,49 @@ class Job(_Work):
         self._changed()
 
     def _work(self, dynamics: Any, method: str, config: VisConfig, cache_dir: Any, runtime: Runtime) -> str:
-        visualization = Visualization(dynamics, method, config, cache_dir, runtime).fit(
-            list(self.key[2]), on_epoch_start=self._epoch_started, on_epoch_end=self._epoch_ended,
-            should_stop=self._stop.is_set)
-        return "stopped" if visualization.cancelled_ else "done"
+        """Run the fit in a worker process and relay its messages; a stop asked for ends it within
+        STOP_GRACE seconds (a graceful stop after the current pass, else the process is terminated:
+        each epoch's map is stored atomically, so nothing half-written is left)."""
+        context = multiprocessing.get_context("spawn")  # never fork a server with threads and torch in it
+        messages, stop = context.Queue(), context.Event()
+        worker = context.Process(target=_fit_in_worker, name="ttv-fit", daemon=True,
+                                 args=(dynamics, method, config, cache_dir, runtime, list(self.key[2]), messages, stop))
+        worker.start()
+        try:
+            return self._relay(worker, messages, stop)
+        finally:
+            if worker.is_alive():
+                worker.terminate()
+            worker.join(timeout=5)
+            messages.close()
+
+    def _relay(self, worker, messages, stop) -> str:
+        stop_asked = None
+        while True:
+            if self._stop.is_set() and stop_asked is None:
+                stop.set()
+                stop_asked = time.monotonic()
+            if stop_asked is not None and time.monotonic() - stop_asked > STOP_GRACE:
+                worker.terminate()
+                return "stopped"
+            try:
+                kind, value = messages.get(timeout=0.1)
+            except queue.Empty:
+                if not worker.is_alive() and messages.empty():
+                    if stop_asked is not None:
+                        return "stopped"
+                    raise RuntimeError(f"the fit's worker process ended unexpectedly (exit code {worker.exitcode})")
+                continue
+            if kind == "start":
+                self._epoch_started(value)
+            elif kind == "end":
+                self._epoch_ended(EpochProgress(**value))
+            elif kind == "failed":
+                raise TTVError(value)
+            elif kind == "crashed":
+                raise RuntimeError(value)
+            else:  # "finished"
+                return value
 
     def _settle(self) -> None:
         self.epochs.update({e: "waiting" for e, s in self.epochs.items() if s == "computing"})

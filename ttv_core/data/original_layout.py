@@ -143,6 +143,8 @@ class OriginalDynamics(TrainingDynamics):
     source_kind = "original"
 
     def __init__(self, folder, *, location: str, trust_code: bool, cache_dir=None, device=None):
+        self._opened_with = (str(folder), location, str(cache_dir) if cache_dir else None,
+                             None if device is None else str(device))
         self.folder = Path(folder)
         self.config = read_config(self.folder)
         self.model_code = require_file(self.folder / MODEL_CODE, "It defines the subject model of this folder.")
@@ -172,6 +174,12 @@ class OriginalDynamics(TrainingDynamics):
         )
 
     # -- opening --------------------------------------------------------------------------------
+
+    def __reduce__(self):
+        """Pickled (e.g. for a fit in a worker process) as how to open it again: the imported model code
+        cannot travel, and the permission to run it was given for this folder when it was opened."""
+        folder, location, cache_dir, device = self._opened_with
+        return _reopen, (folder, location, cache_dir, device)
     def _epoch_dir(self, epoch: int) -> Path:
         return self.folder / "Model" / f"{self.config.epoch_name}_{int(epoch)}"
 
@@ -364,3 +372,7 @@ class OriginalDynamics(TrainingDynamics):
 def _same_samples(a: np.ndarray | None, b: np.ndarray | None) -> bool:
     """Whether two index files select the same samples (None: no file, i.e. every sample)."""
     return (a is None and b is None) or (a is not None and b is not None and np.array_equal(a, b))
+
+
+def _reopen(folder: str, location: str, cache_dir: str | None, device: str | None) -> OriginalDynamics:
+    return OriginalDynamics(folder, location=location, trust_code=True, cache_dir=cache_dir, device=device)
