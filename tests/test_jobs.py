@@ -36,6 +36,7 @@ def test_a_job_finishes_every_epoch_and_reports_time(dynamics, registry, cache_d
     assert set(job.epochs.values()) <= {"done", "cached"}
     assert job.progress == 1.0 and job.eta == 0.0
     assert 0 < job.elapsed and set(job.seconds) == {1, 2, 3, 4}
+    assert set(job.passes) == {1, 2, 3, 4} and all(n >= 1 for n in job.passes.values())  # progress inside epochs
 
 
 def test_stop_ends_a_running_job_before_it_finishes(dynamics, registry, cache_dir):

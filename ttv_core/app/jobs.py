@@ -152,7 +152,7 @@ def _fit_in_worker(dynamics, method, config, cache_dir, runtime, epochs, message
         visualization = Visualization(dynamics, method, config, cache_dir, runtime).fit(
             epochs, on_epoch_start=lambda epoch: messages.put(("start", epoch)),
             on_epoch_end=lambda progress: messages.put(("end", dataclasses.asdict(progress))),
-            should_stop=stop.is_set)
+            on_pass_end=lambda epoch, losses: messages.put(("pass", epoch)), should_stop=stop.is_set)
         messages.put(("finished", "stopped" if visualization.cancelled_ else "done"))
     except TTVError as error:
         messages.put(("failed", str(error)))
@@ -170,6 +170,7 @@ class Job(_Work):
 
     epochs: dict[int, str]
     config: VisConfig | None = field(default=None, kw_only=True)
+    passes: dict[int, int] = field(default_factory=dict, kw_only=True)  # training passes done, per epoch
     created: float = field(default_factory=time.time, kw_only=True)
 
     @property
@@ -226,6 +227,8 @@ class Job(_Work):
                 continue
             if kind == "start":
                 self._epoch_started(value)
+            elif kind == "pass":
+                self.passes[value] = self.passes.get(value, 0) + 1
             elif kind == "end":
                 self._epoch_ended(EpochProgress(**value))
             elif kind == "failed":

@@ -121,6 +121,7 @@ class Visualization:
         on_epoch_end: Callable[[EpochProgress], None] | None = None,
         should_stop: Callable[[], bool] | None = None,
         compute: bool = True,
+        on_pass_end: Callable[[int, dict[str, float]], None] | None = None,
     ) -> "Visualization":
         """Compute (or read) the maps of ``epochs`` (default: all); returns self.
 
@@ -140,6 +141,7 @@ class Visualization:
         chain = [e for e in self.dynamics.epochs if e <= asked[-1]]
         self.epochs_, self.results_, self.cancelled_ = asked, {}, False
         stop = should_stop or (lambda: False)
+        self._on_pass_end = on_pass_end or (lambda epoch, losses: None)  # (epoch, a training pass's losses)
         self._knn_memo: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         with cpu_threads(resolve_device(self.runtime.device), self.runtime.cpu_threads):
             self._fit_chain(chain, stop, on_epoch_start, on_epoch_end, compute)
@@ -225,6 +227,7 @@ class Visualization:
             np.asarray(self.dynamics.representations(epoch)), head=self.dynamics.head(epoch),
             n_classes=self.dynamics.n_classes, previous=None if previous is None else previous.visualizer(),
             temporal_strength=self._temporal_strength(epoch, previous), should_stop=stop,
+            on_pass_end=lambda losses: self._on_pass_end(epoch, losses),
             previous_embedding=None if previous is None else previous.embeddings["train"],
             sample_neighbors=self._neighbors(epoch),
         )
@@ -237,6 +240,7 @@ class Visualization:
         visualizer = ActiveVisualizer(config=self.config, runtime=self.runtime).fit(
             np.asarray(self.dynamics.representations(epoch)), head=self.dynamics.head(epoch),
             proxy=ProxyVisualizer.from_state(proxy.state), should_stop=stop,
+            on_pass_end=lambda losses: self._on_pass_end(epoch, losses),
         )
         return {"embeddings": self._embed(visualizer, epoch), "state": visualizer.state(),
                 "trust_map": visualizer.trust_map_}

@@ -88,7 +88,9 @@ def show_job() -> None:
     if job is None:
         show_cached()
         return
-    st.progress(job.progress, text=f"{job.status.capitalize()}: {job.completed} of {len(job.epochs)} epochs")
+    computing = [epoch for epoch, state in job.epochs.items() if state == "computing"]
+    inside = f" (epoch {computing[0]}: {job.passes.get(computing[0], 0)} training passes done)" if computing else ""
+    st.progress(job.progress, text=f"{job.status.capitalize()}: {job.completed} of {len(job.epochs)} epochs{inside}")
     left, right, stop = st.columns(3)
     left.metric("Elapsed", duration(job.elapsed))
     right.metric("Time left", duration(job.eta))
