@@ -88,7 +88,7 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def overrides_of(pairs: list[str]) -> dict:
-    """``["max_passes=60", "device=cpu"]`` -> ``{"max_passes": 60, "device": "cpu"}`` (JSON values, else text)."""
+    """``["max_passes=60", "seed=1"]`` -> ``{"max_passes": 60, "seed": 1}`` (JSON values, else text)."""
     overrides = {}
     for pair in pairs:
         name, _, text = pair.partition("=")

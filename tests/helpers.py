@@ -1,5 +1,6 @@
 """Small builders shared by tests."""
 
+import os
 import threading
 import time
 from pathlib import Path
@@ -92,3 +93,17 @@ def wait_for(job, timeout=30.0):
     while job.active and time.time() < deadline:
         time.sleep(0.02)
     return job
+
+
+from ttv_core.data.runformat import RunDynamics  # noqa: E402
+
+
+class DyingRun(RunDynamics):
+    """A ttv run whose process dies (exit status 3, no exception, no message) when epoch 2 is read: a
+    stand-in for a fit that crashes its interpreter (a segfault, the OOM killer). Picklable, so a fit in
+    a worker process dies there."""
+
+    def representations(self, epoch: int, split: str = "train"):
+        if epoch == 2:
+            os._exit(3)
+        return super().representations(epoch, split)

@@ -54,15 +54,28 @@ def test_stop_ends_a_running_job_before_it_finishes(dynamics, registry, cache_di
     assert "computing" not in job.epochs.values()
 
 
-def test_fits_run_in_a_worker_process_that_leaves_the_server_alone(dynamics, registry, cache_dir):
-    import torch
+def test_a_fit_that_kills_its_process_fails_the_job_and_leaves_the_server(dynamics, registry, cache_dir):
+    from helpers import DyingRun
 
-    threads = torch.get_num_threads()
+    dying = DyingRun(dynamics.folder, location=str(dynamics.location) + "#dying")
     config = TINY.replace(seed=7)
-    job = wait_for(registry.submit(job_key(dynamics, "proxy", config, [1]), dynamics, "proxy", config, [1], cache_dir,
-                                   runtime=ttv_core.config.Runtime(device="cpu", cpu_threads=1)))
-    assert job.status == "done", job.error
-    assert torch.get_num_threads() == threads  # a fit's thread limit stays in its own process
+    job = wait_for(registry.submit(job_key(dying, "proxy", config, [2]), dying, "proxy", config, [2], cache_dir))
+    assert job.status == "failed" and "ended unexpectedly (exit code 3)" in job.error  # this process lives on
+    assert job.epochs[1] == "done" and job.epochs[2] == "waiting"
+
+
+def test_a_chain_already_in_the_cache_starts_no_worker(dynamics, registry, cache_dir, monkeypatch):
+    config = TINY.replace(seed=11)
+    assert wait_for(registry.submit(job_key(dynamics, "proxy", config, [2]), dynamics, "proxy", config, [2],
+                                    cache_dir)).status == "done"
+
+    def no_worker(*args, **kwargs):
+        raise AssertionError("every map is cached: no process to start")
+
+    monkeypatch.setattr("ttv_core.app.jobs.multiprocessing.get_context", no_worker)
+    again = wait_for(registry.submit(job_key(dynamics, "proxy", config, [1]), dynamics, "proxy", config, [1], cache_dir))
+    assert again.status == "done", again.error
+    assert again.epochs == {1: "cached"}
 
 
 def test_a_failing_job_reports_its_message(dynamics, registry, cache_dir):

@@ -111,8 +111,7 @@ assert main(["proxy", "run", "--epochs", "1:2", "--max-passes", "2", "--warm-max
              "--out", "maps"]) == 0
 from streamlit.testing.v1 import AppTest
 from ttv_core.app import page_path
-at = AppTest.from_file(ttv_core.app.page_path("overview").replace("views/overview.py", "streamlit_app.py"),
-                       default_timeout=120)
+at = AppTest.from_file(str(ttv_core.app.VIEWS.parent / "streamlit_app.py"), default_timeout=120)
 at.query_params["run"] = "run"
 at.run()
 assert not at.exception, at.exception

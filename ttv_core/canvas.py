@@ -16,6 +16,8 @@ import numpy as np
 from ._checks import argument_error, check_int, check_points, check_real
 from .errors import ConfigError
 
+RESOLUTION_FIX = "Use e.g. 200 cells per side."  # what to do about a bad grid resolution
+
 
 @dataclass(frozen=True)
 class Extent:
@@ -112,7 +114,7 @@ def grid_points(extent: Extent, resolution: int) -> np.ndarray:
 
     Returns float32, shape (resolution * resolution, 2).
     """
-    resolution = check_int(resolution, "resolution", owner="grid_points", low=2, fix="Use e.g. 200 cells per side.")
+    resolution = check_int(resolution, "resolution", owner="grid_points", low=2, fix=RESOLUTION_FIX)
     centres = np.arange(resolution) + 0.5
     xs, ys = extent.from_pixels(centres, centres, resolution, resolution)
     grid_x, grid_y = np.meshgrid(xs, ys)

@@ -195,7 +195,15 @@ class Job(_Work):
         """Run the fit in a worker process and relay its messages; a stop asked for ends it within
         STOP_GRACE seconds (a graceful stop after the current pass, else the process is terminated:
         each epoch's map is stored atomically, so nothing half-written is left)."""
-        context = multiprocessing.get_context("spawn")  # never fork a server with threads and torch in it
+        # What the cache holds is read here at once: progress shows without waiting ~3 s for a worker
+        # to import torch, and a chain that is all cached (or settings the run cannot take) needs none.
+        cached = Visualization(dynamics, method, config, cache_dir, runtime).fit(
+            list(self.key[2]), on_epoch_end=self._epoch_ended, compute=False)
+        if not cached.missing_:
+            return "done"
+        # spawn: never fork a server with threads and torch in it. A spawned process imports the parent's
+        # __main__ again (Streamlit's is guarded): a script using this registry needs `if __name__ == "__main__":`.
+        context = multiprocessing.get_context("spawn")
         messages, stop = context.Queue(), context.Event()
         worker = context.Process(target=_fit_in_worker, name="ttv-fit", daemon=True,
                                  args=(dynamics, method, config, cache_dir, runtime, list(self.key[2]), messages, stop))
@@ -223,7 +231,8 @@ class Job(_Work):
                 if not worker.is_alive() and messages.empty():
                     if stop_asked is not None:
                         return "stopped"
-                    raise RuntimeError(f"the fit's worker process ended unexpectedly (exit code {worker.exitcode})")
+                    raise RuntimeError(f"the fit's worker process ended unexpectedly (exit code {worker.exitcode}); "
+                                       "what it printed is in the server's log")
                 continue
             if kind == "start":
                 self._epoch_started(value)

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..canvas import Extent, grid_points
+from ..canvas import RESOLUTION_FIX, Extent, grid_points
 from .._checks import argument_error, check_classes, check_int, check_points, check_real
 
 # matplotlib's "tab10" (Tableau 10): the colours people already read as "class 0, class 1, ...".
@@ -31,7 +31,6 @@ _LIGHTNESS = (0.45, 0.82)  # OKLab L: not so dark that rings vanish, not so ligh
 _CHROMA = (0.05, 0.20)  # OKLab chroma: coloured, but no neon (Tableau 10 tops out at ~0.21)
 _PALEST = 0.35  # colour weight of a cell just sure enough not to be boundary; 1 at full confidence
 _WHITE = np.array([255.0, 255.0, 255.0])
-_RESOLUTION_FIX = "Use e.g. 200 cells per side."
 _N_CLASSES_FIX = "Pass the classifier's number of classes."
 
 
@@ -129,7 +128,7 @@ def territory_image(classes: np.ndarray, confidence: np.ndarray, resolution: int
     Returns uint8, shape (resolution, resolution, 3).
     """
     owner = "territory_image"
-    resolution = check_int(resolution, "resolution", owner=owner, low=2, fix=_RESOLUTION_FIX)
+    resolution = check_int(resolution, "resolution", owner=owner, low=2, fix=RESOLUTION_FIX)
     n_classes = check_int(n_classes, "n_classes", owner=owner, low=1, fix=_N_CLASSES_FIX)
     threshold = check_real(boundary_threshold, "boundary_threshold", owner=owner, low=0.0, high=1.0,
                            fix="0.15 is the usual value.")
@@ -195,7 +194,7 @@ def render_territory(decode: Callable[[np.ndarray], np.ndarray], head: Callable[
     Returns a :class:`Territory`.
     """
     owner = "render_territory"
-    resolution = check_int(resolution, "resolution", owner=owner, low=2, fix=_RESOLUTION_FIX)
+    resolution = check_int(resolution, "resolution", owner=owner, low=2, fix=RESOLUTION_FIX)
     batch_size = check_int(batch_size, "batch_size", owner=owner, low=1, fix="8192 suits a CPU.")
     grid = grid_points(extent, resolution)
     classes = np.empty(len(grid), dtype=np.int64)
