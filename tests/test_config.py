@@ -17,7 +17,7 @@ INVALID_VIS = {
     "weight_decay": -1e-5, "batch_size": 0, "max_passes": 0, "patience": 0, "min_improvement": -1,
     "resolution": 1, "boundary_threshold": 1.5, "seed": -1, "device": "tpu", "figures_k": 0,
     "proxy_min_split": 1, "proxy_dunn_threshold": -1.0, "lambda_prediction": -1.0, "edge_samples_per_pass": 0.0,
-    "graph_epochs": 0, "lr_decay_passes": -1,
+    "graph_epochs": 0, "lr_decay_passes": -1, "passes_reference": 0,
     "layout_epochs": -1, "warm_layout_epochs": -1, "warm_layout_rate": 0.0, "canvas_growth": 1.5, "keyframe_below": 1.5, "warm_learning_rate": 0.0, "vertex_batch_size": 0,
     "warm_max_passes": 0, "warmup_share": 1.5, "cross_class_weight": 1.5,
     "decoder_share": 0.0, "cpu_threads": -1,

@@ -15,8 +15,9 @@ from ttv_core.data.head import Head
 from ttv_core.run.visualize import neighbourhood_kept
 from ttv_core.fit.model import NotFittedError, VisModel, Visualizer
 from ttv_core.fit.alignment import best_rotation
-from ttv_core.fit.proxy import ProxyVisualizer, hierarchical_proxies, layout_spread, unturned, vertex_strengths, proxy_graph, weaken_cross_class_edges
-from ttv_core.fit.train import initial_layout, optimize_layout, position_weights
+from ttv_core.fit import proxies as proxy_module
+from ttv_core.fit.proxy import ProxyVisualizer, hierarchical_proxies, stage2_passes, layout_spread, unturned, vertex_strengths, proxy_graph, weaken_cross_class_edges
+from ttv_core.fit.train import cpu_threads, initial_layout, optimize_layout, position_weights
 from helpers import gaussian_blobs
 
 SMALL = VisConfig.of(hidden=32, n_hidden_layers=2, max_passes=20, batch_size=256, edge_samples_per_pass=2.0,
@@ -43,6 +44,37 @@ def test_proxy_tree_has_the_mean_the_first_level_and_splits(blobs):
     assert coarse.sizes[0] == len(points) and coarse.sizes[1:].sum() == len(points)
     fine = hierarchical_proxies(points, 1, min_split=20, dunn_threshold=10.0, seed=0)
     assert len(fine.centres) > 4 and (fine.radii >= 0).all()
+
+
+def test_a_large_proxy_tree_grows_on_a_sample_with_the_same_shape(blobs, monkeypatch):
+    points, _, _ = blobs
+    whole = hierarchical_proxies(points, 3, min_split=20, dunn_threshold=10.0, seed=0)
+    monkeypatch.setattr(proxy_module, "PROXY_SAMPLE", len(points) // 2)
+    sampled = hierarchical_proxies(points, 3, min_split=20, dunn_threshold=10.0, seed=0)
+    assert 0.5 * len(whole.centres) <= len(sampled.centres) <= 1.5 * len(whole.centres)
+    assert sampled.sizes[0] == len(points)  # sizes count all points, not the sample
+    assert sampled.sizes.max() == len(points) and (sampled.radii >= 0).all()
+    assert np.linalg.norm(sampled.centres[0] - points.mean(0)) < 0.1 * np.linalg.norm(points.std(0))
+
+
+def test_stage_two_passes_shrink_as_the_square_root_past_the_reference_size():
+    config = VisConfig.of(max_passes=80, warm_max_passes=50, passes_reference=10_000)
+    assert stage2_passes(config, 5_000, warm=False) == 80
+    assert stage2_passes(config, 40_000, warm=False) == 40  # 4x the vertices, half the passes: 2x the steps
+    assert stage2_passes(config, 5_000, warm=True, strength=np.full(10, 0.5)) == 50
+    assert stage2_passes(config, 5_000, warm=True, strength=np.full(10, 0.95)) == 25  # settled: half
+    assert stage2_passes(config, 40_000, warm=True, strength=np.full(10, 0.95)) == 12
+    assert stage2_passes(config, 10**9, warm=False) >= 1
+
+
+def test_cpu_blocks_flush_denormals_and_restore_on_leaving():
+    tiny = torch.tensor([1e-39], dtype=torch.float32)  # a float32 denormal
+    assert float(tiny * 1.0) > 0
+    with cpu_threads(torch.device("cpu"), 1):
+        with cpu_threads(torch.device("cpu"), 1):
+            assert float(tiny * 1.0) == 0.0
+        assert float(tiny * 1.0) == 0.0  # an inner block leaving keeps the outer one's setting
+    assert float(tiny * 1.0) > 0
 
 
 def test_proxy_graph_offsets_sample_indices_by_the_number_of_proxies(blobs):

@@ -94,3 +94,13 @@ def test_invalid_config_names_the_field(field, value, rule):
     base = {"n_train": 100, "n_classes": 6, "subclusters": 1}
     with pytest.raises(ValueError, match=rf"'{field}' parameter of SyntheticConfig must .*{rule}"):
         SyntheticConfig(**{**base, field: value})
+
+
+def test_until_records_the_start_of_the_same_run(tmp_path, small_run):
+    start = load_dynamics(make_synthetic(tmp_path / "start", config=SMALL, until=4))
+    assert start.epochs == (1, 2, 3, 4)
+    whole = load_dynamics(small_run)
+    for epoch in (1, 4):
+        np.testing.assert_array_equal(start.representations(epoch), whole.representations(epoch))
+    with pytest.raises(ValueError, match="until"):
+        make_synthetic(tmp_path / "late", config=SMALL, until=SMALL.epochs + 1)

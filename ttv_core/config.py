@@ -93,12 +93,14 @@ class TrainConfig:
     batch_size: int = 1000  # edges per step of UMAP-loss training (refinement); half the original's 2000
     edge_samples_per_pass: float = 1.0  # edges sampled per pass, in units of the graph's total weight
     max_passes: int = 80  # stage 2 passes (cold); demo NN 0.489 / 0.511 / 0.522 at 60 / 80 / 100 passes
+    passes_reference: int = 10_000  # past this many graph vertices, stage 2's passes shrink as
+    # sqrt(passes_reference / n): steps then grow as sqrt(n), not n (60,000 x 512: 33 cold passes, not 80)
     lr_decay_passes: int = 0  # divide the rate by 10 every this many passes; 0 = never, the cosine
     # decay anneals already (the original's x0.1 every 4 passes stalled short runs: PPR 0.87 vs 0.94)
     patience: int = 3  # UMAP-loss training stops after this many passes without min_improvement
     min_improvement: float = 5e-3  # relative loss improvement that counts as progress
     vertex_batch_size: int = 192  # stage 2 vertices per step; demo: 256 lost NN 0.013 at equal passes
-    warm_max_passes: int = 50  # stage 2 passes when warm (half once settled: proxy.warm_passes); demo, epoch 3: NN
+    warm_max_passes: int = 50  # stage 2 passes when warm (half once settled: proxy.stage2_passes); demo, epoch 3: NN
     # 0.426 / 0.458 at 20 / 50 passes
     warm_learning_rate: float = 0.005  # stage 2's peak rate when warm: 0.02 first kicked the fitted model off
     # (position loss x7 over the first passes); demo, epoch 11, 20 passes: NN 0.480 / 0.505 / 0.518 at 0.02 / 0.01 / 0.005
@@ -114,6 +116,7 @@ class TrainConfig:
         check_field(self, "batch_size", check_int, low=1)
         check_field(self, "edge_samples_per_pass", check_real, low=0.0, low_open=True)
         check_field(self, "max_passes", check_int, low=1)
+        check_field(self, "passes_reference", check_int, low=1)
         check_field(self, "lr_decay_passes", check_int, low=0)
         check_field(self, "patience", check_int, low=1)
         check_field(self, "min_improvement", check_real, low=0.0)

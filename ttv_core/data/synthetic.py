@@ -290,7 +290,8 @@ def _linear(flat: np.ndarray, dim: int, n_classes: int) -> nn.Linear:
     return head
 
 
-def make_synthetic(out: str | os.PathLike, *, config: SyntheticConfig = SyntheticConfig(), mode: str = "new") -> Path:
+def make_synthetic(out: str | os.PathLike, *, config: SyntheticConfig = SyntheticConfig(), mode: str = "new",
+                   until: int | None = None) -> Path:
     """Generate the synthetic run for ``config`` and record it in ttv's format under ``out``.
 
     Parameters
@@ -300,6 +301,10 @@ def make_synthetic(out: str | os.PathLike, *, config: SyntheticConfig = Syntheti
     config : SyntheticConfig
         Sizes and seed; the same config gives the same run, bit for bit on one machine.
     mode : {"new", "resume", "overwrite"}, default "new"
+    until : int, optional
+        Record epochs 1 to ``until`` only: the start of the same run, as a training stopped early
+        leaves it (a benchmark of a 200-epoch, 60,000-sample run needs its first epochs in seconds,
+        not all 28 GB of it).
 
     Returns
     -------
@@ -307,10 +312,12 @@ def make_synthetic(out: str | os.PathLike, *, config: SyntheticConfig = Syntheti
         The run folder. Each epoch's metrics hold the head's ``loss``, ``train_acc`` and ``test_acc``.
     """
     with threadpool_limits(1):  # BLAS on one thread: on 2 busy cores its own threads made the run 24 s, not 3
-        return _record(out, config, mode)
+        return _record(out, config, mode, config.epochs if until is None else
+                       check_int(until, "until", owner="make_synthetic", low=1, high=config.epochs,
+                                 high_text="config.epochs", fix="Ask for an epoch of the run."))
 
 
-def _record(out: str | os.PathLike, config: SyntheticConfig, mode: str) -> Path:
+def _record(out: str | os.PathLike, config: SyntheticConfig, mode: str, until: int) -> Path:
     rng = np.random.default_rng(config.seed)
     plan = _plan(config, rng)
     walk = _Walk(len(plan.labels), config.dim, rng)
@@ -327,7 +334,7 @@ def _record(out: str | os.PathLike, config: SyntheticConfig, mode: str) -> Path:
     )
     flat = np.zeros(config.dim * config.n_classes + config.n_classes)
     dt = 1.0 / max(config.epochs - 1, 1)
-    for epoch in range(1, config.epochs + 1):
+    for epoch in range(1, until + 1):
         if epoch > 1:
             walk.step(dt)
         t = (epoch - 1) * dt

@@ -61,7 +61,7 @@ def neighbor_preservation(high, low, k: int = 15) -> dict[str, float]:
     high, low = _check_pair(high, low, "neighbor_preservation", min_rows=2)
     k = check_int(k, "k", owner="neighbor_preservation", low=1, high=high.shape[0] - 1, high_text="n_samples - 1",
                   fix="Choose a smaller k.")
-    high_neighbors, _ = nearest_neighbors(high, k)
+    high_neighbors, _ = nearest_neighbors(high, k, exact=True)  # judged against the true neighbours
     low_neighbors, _ = nearest_neighbors(low, k)
     rate = _overlap(high_neighbors, low_neighbors).mean() / k
     legacy = 1.0 + _overlap(high_neighbors[:, : k - 1], low_neighbors[:, : k - 1]).mean()

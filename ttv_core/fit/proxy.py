@@ -14,14 +14,14 @@ in one place, and a test checks it.
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass
+import math
 from typing import Callable
 
 import numpy as np
 import scipy.sparse
 import torch
-from sklearn.cluster import KMeans
 
+from .proxies import Proxies, hierarchical_proxies
 from .graph import (
     find_ab_params,
     fuzzy_membership,
@@ -38,72 +38,7 @@ from .model import Visualizer
 from ..devices import resolve_device
 from .train import Trainer, TrainingGraph, cpu_threads, initial_layout, optimize_layout
 
-SETTLED_SHARE = 0.9  # neighbourhoods kept (mean share) from which an epoch counts as settled: warm_passes
-_DUNN_SAMPLE = 1000  # points per cluster used for the Dunn index: exact pairwise cost stays bounded
-
-
-@dataclass(frozen=True)
-class Proxies:
-    """Centres of a hierarchical k-means tree, one per tree node.
-
-    Attributes
-    ----------
-    centres : ndarray, shape (n_proxies, dim), float32
-    radii : ndarray, shape (n_proxies,), float32
-        Largest distance from a centre to a member of its node.
-    sizes : ndarray, shape (n_proxies,), int64
-        Members per node.
-    """
-
-    centres: np.ndarray
-    radii: np.ndarray
-    sizes: np.ndarray
-
-
-def _node(points: np.ndarray) -> tuple[np.ndarray, float, int]:
-    centre = points.mean(axis=0)
-    return centre, float(np.linalg.norm(points - centre, axis=1).max()), len(points)
-
-
-def dunn_index(first: np.ndarray, second: np.ndarray, rng: np.random.Generator) -> float:
-    """Smallest distance between the two clusters over the larger cluster diameter (>1: well apart).
-
-    Computed on at most 1,000 random members per cluster, so the cost is bounded whatever the size.
-    """
-    first, second = (c[rng.choice(len(c), min(len(c), _DUNN_SAMPLE), replace=False)] for c in (first, second))
-
-    def pairwise(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-        squared = (a * a).sum(1)[:, None] + (b * b).sum(1)[None, :] - 2.0 * a @ b.T
-        return np.sqrt(np.maximum(squared, 0.0))
-
-    diameter = max(pairwise(first, first).max(), pairwise(second, second).max())
-    return float(pairwise(first, second).min() / diameter) if diameter > 0 else np.inf
-
-
-def hierarchical_proxies(points: np.ndarray, n_first: int, *, min_split: int, dunn_threshold: float,
-                         seed: int) -> Proxies:
-    """The proxy tree: the global mean, ``n_first`` k-means centres, then recursive 2-means splits.
-
-    A cluster is split while it has at least ``min_split`` members and its two halves are not well
-    apart (Dunn index below ``dunn_threshold``): dense, mixed regions get more proxies.
-    """
-    points = np.asarray(points, dtype=np.float64)
-    rng = np.random.default_rng(seed)
-    nodes = [_node(points)]
-    n_first = max(1, min(int(n_first), len(points)))
-    labels = KMeans(n_clusters=n_first, n_init=3, random_state=seed).fit_predict(points)
-    pending = [points[labels == c] for c in range(n_first) if np.any(labels == c)]
-    while pending:
-        cluster = pending.pop()
-        nodes.append(_node(cluster))
-        if len(cluster) < max(min_split, 2):
-            continue
-        halves = KMeans(n_clusters=2, n_init=3, random_state=seed).fit_predict(cluster)
-        first, second = cluster[halves == 0], cluster[halves == 1]
-        if len(first) and len(second) and dunn_index(first, second, rng) < dunn_threshold:
-            pending.extend([first, second])
-    centres, radii, sizes = zip(*nodes)
-    return Proxies(np.asarray(centres, np.float32), np.asarray(radii, np.float32), np.asarray(sizes, np.int64))
+SETTLED_SHARE = 0.9  # neighbourhoods kept (mean share) from which an epoch counts as settled: stage2_passes
 
 
 def proxy_graph(samples: np.ndarray, proxies: np.ndarray, *, k: int, n_epochs: int,
@@ -181,16 +116,24 @@ def vertex_strengths(strength: float | np.ndarray | None, n_proxies: int, n_samp
     return np.concatenate([np.full(n_proxies, per_sample.mean(), np.float32), per_sample])
 
 
-def warm_passes(config: VisConfig, strength: float | np.ndarray | None) -> int:
-    """Stage-2 passes of a warm start: ``warm_max_passes`` where the representation changed, half
-    where it settled (90 % or more of the neighbourhoods kept, mean over the samples).
+def stage2_passes(config: VisConfig, n_vertices: int, *, warm: bool,
+                  strength: float | np.ndarray | None = None) -> int:
+    """Stage-2 passes of a fit over ``n_vertices`` graph vertices.
 
-    A settled epoch's layout is close to the previous one, which the carried model already fits
-    (demo, epoch 11: NN 0.518 after 20 passes, 0.527 after 50); early epochs still change and need
-    them all (epoch 3: 0.426 vs 0.458).
+    Cold: ``max_passes``. Warm: ``warm_max_passes`` where the representation changed, half where it
+    settled (90 % or more of the neighbourhoods kept, mean over the samples): a settled epoch's layout is
+    close to the previous one, which the carried model already fits (demo, epoch 11: NN 0.518 after 20
+    passes, 0.527 after 50); early epochs still change and need them all (epoch 3: 0.426 vs 0.458).
+
+    Past ``passes_reference`` vertices, fewer passes, as sqrt(passes_reference / n_vertices): a pass
+    over more vertices takes more steps, and the map's detail does not grow with the sample count as
+    fast as the count (a 60,000-sample epoch: 33 cold passes of 313 steps, where 80 took 3 min).
     """
-    settled = strength is not None and float(np.mean(strength)) >= SETTLED_SHARE
-    return max(1, config.train.warm_max_passes // 2) if settled else config.train.warm_max_passes
+    settled = warm and strength is not None and float(np.mean(strength)) >= SETTLED_SHARE
+    passes = config.train.warm_max_passes if warm else config.train.max_passes
+    passes = max(1, passes // 2) if settled else passes
+    shrink = min(1.0, math.sqrt(config.train.passes_reference / max(n_vertices, 1)))
+    return max(1, int(round(passes * shrink)))
 
 
 def layout_spread(layout: np.ndarray) -> float:
@@ -307,6 +250,8 @@ class ProxyVisualizer(Visualizer):
         proxies = getattr(self, "proxies_", None)
         extra = {} if proxies is None else {"proxies": {"centres": proxies.centres, "radii": proxies.radii,
                                                          "sizes": proxies.sizes}}
+        if hasattr(self, "keyframe_"):
+            extra["keyframe"] = bool(self.keyframe_)
         return {**super().state(), **extra}
 
     @classmethod
@@ -314,6 +259,8 @@ class ProxyVisualizer(Visualizer):
         visualizer = super().from_state(state)
         if "proxies" in state:
             visualizer.proxies_ = Proxies(**state["proxies"])
+        if "keyframe" in state:
+            visualizer.keyframe_ = bool(state["keyframe"])
         return visualizer
 
     def fit(
@@ -400,7 +347,7 @@ class ProxyVisualizer(Visualizer):
             model = copy.deepcopy(previous._check_fitted()).scale_canvas(1.0 / canvas)
             model.set_units(vertices, positions, keep_function=True)
         history = trainer.run(model, graph, layout=layout,
-                              max_passes=config.train.max_passes if fresh else warm_passes(config, temporal_strength),
+                              max_passes=stage2_passes(config, len(graph.vertices), warm=not fresh, strength=temporal_strength),
                               learning_rate=None if fresh else config.train.warm_learning_rate)
         # The map shown grows with the representations, damped (canvas_growth): the layout is fitted at
         # one size, then the canvas is scaled (a similarity: no figure but the temporal ones changes).

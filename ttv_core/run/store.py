@@ -26,7 +26,8 @@ from filelock import FileLock
 from ..cachedir import resolve_cache_dir
 
 # Bump when a change to the code changes what a stored result means: older entries stop matching.
-CODE_VERSION = "4"  # 3: the warm chain of issue 9; 4: modules moved into layers (stored objects name their module)
+CODE_VERSION = "5"  # 3: the warm chain of issue 9; 4: modules moved into layers (stored objects name their module);
+# 5: denormals flushed in fits, and large runs get cells kNN, a sampled proxy tree, fewer stage-2 passes
 
 T = TypeVar("T")
 _MISSING = object()

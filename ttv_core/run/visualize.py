@@ -176,15 +176,15 @@ class Visualization:
                 on_epoch_end(EpochProgress(epoch, index, len(chain), status, time.perf_counter() - start))
 
     def _neighbors(self, epoch: int) -> tuple[np.ndarray, np.ndarray]:
-        """Exact kNN (indices, distances) of ``epoch``'s training samples, kept for the next epoch.
+        """kNN (indices, distances) of ``epoch``'s training samples, kept for the next epoch.
 
         Computed once per fitted epoch: the proxy graph uses it, and the next epoch's temporal
-        strength compares it with its own (the exact kNN is the largest cost of a graph on a large run).
+        strength compares it with its own (the kNN is the largest cost of a graph on a large run).
         Only the last two are kept; a cached epoch costs nothing.
         """
         if epoch not in self._knn_memo:
             reps = np.asarray(self.dynamics.representations(epoch))
-            self._knn_memo[epoch] = nearest_neighbors(reps, self.config.graph.n_neighbors)
+            self._knn_memo[epoch] = nearest_neighbors(reps, self.config.graph.n_neighbors, seed=self.config.seed)
             while len(self._knn_memo) > 2:  # the previous epoch's and this one's
                 del self._knn_memo[next(iter(self._knn_memo))]
         return self._knn_memo[epoch]
