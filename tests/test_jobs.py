@@ -151,3 +151,13 @@ def test_ast_parse_is_safe_while_jobs_run_in_threads():
     finally:
         sys.setswitchinterval(switch)
     assert errors == []
+
+
+def test_epochs_a_dead_worker_stored_count_as_done_even_if_its_messages_were_lost(dynamics, registry, cache_dir):
+    from ttv_core.config import Runtime
+
+    config = TINY.replace(seed=13)
+    job = wait_for(registry.submit(job_key(dynamics, "proxy", config, [2]), dynamics, "proxy", config, [2], cache_dir))
+    job.epochs.update({1: "waiting", 2: "computing"})  # as if the process died before its queue was flushed
+    job._reconcile(dynamics, "proxy", config, cache_dir, Runtime())
+    assert job.epochs == {1: "done", 2: "done"}

@@ -18,7 +18,6 @@ asking for the same work share one job instead of doing it twice. Two kinds:
 from __future__ import annotations
 
 import ast
-import dataclasses
 import functools
 import multiprocessing
 import queue
@@ -32,6 +31,8 @@ from typing import Any, Callable
 from ttv_core import TTVError
 from ttv_core.config import Runtime, VisConfig
 from ttv_core.run.visualize import EpochProgress, Visualization
+
+from .worker import STOP_GRACE, _fit_in_worker
 
 JobKey = tuple[str, str, tuple[int, ...], str]
 FigureKey = tuple[str, str, str, tuple[int, ...], str]
@@ -143,23 +144,6 @@ class _Work:
         """Leave no epoch marked as in progress once the worker is gone."""
 
 
-STOP_GRACE = 1.0  # seconds a fit may take to stop by itself after Stop before its process is terminated
-
-
-def _fit_in_worker(dynamics, method, config, cache_dir, runtime, epochs, messages, stop) -> None:
-    """A worker process's body: fit, sending ("start", epoch), ("end", progress), then how it ended."""
-    try:
-        visualization = Visualization(dynamics, method, config, cache_dir, runtime).fit(
-            epochs, on_epoch_start=lambda epoch: messages.put(("start", epoch)),
-            on_epoch_end=lambda progress: messages.put(("end", dataclasses.asdict(progress))),
-            on_pass_end=lambda epoch, losses: messages.put(("pass", epoch)), should_stop=stop.is_set)
-        messages.put(("finished", "stopped" if visualization.cancelled_ else "done"))
-    except TTVError as error:
-        messages.put(("failed", str(error)))
-    except BaseException as error:  # a bug in ttv: reported as a message, never a dead job without one
-        messages.put(("crashed", f"{type(error).__name__}: {error}"))
-
-
 @dataclass
 class Job(_Work):
     """One fit of a run's maps, shared and polled by pages.
@@ -215,6 +199,13 @@ class Job(_Work):
                 worker.terminate()
             worker.join(timeout=5)
             messages.close()
+            self._reconcile(dynamics, method, config, cache_dir, runtime)
+
+    def _reconcile(self, dynamics: Any, method: str, config: VisConfig, cache_dir: Any, runtime: Runtime) -> None:
+        """Once the worker has ended, mark done every epoch the cache holds: a dying process can lose its
+        last messages (a thread of its own flushes the queue), never a map it stored."""
+        stored = Visualization(dynamics, method, config, cache_dir, runtime).fit(list(self.key[2]), compute=False)
+        self.epochs.update({e: "done" for e in stored.results_ if self.epochs.get(e) not in ("done", "cached")})
 
     def _relay(self, worker, messages, stop) -> str:
         stop_asked = None
