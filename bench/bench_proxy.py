@@ -133,7 +133,9 @@ def quality(train, test, embed, decode, head) -> dict:
 
 def neighbourhood_kept(previous, current) -> float:
     """DVI's temporal strength: mean share of each sample's k nearest neighbours (in D) kept."""
-    return sum(len(set(a) & set(b)) for a, b in zip(previous.tolist(), current.tolist())) / current.size
+    from ttv_core.run.visualize import neighbourhood_kept as per_sample
+
+    return float(per_sample(previous, current).mean())
 
 
 class Bench:

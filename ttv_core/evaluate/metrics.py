@@ -17,14 +17,9 @@ import scipy.stats
 
 from .._checks import argument_error, check_int, check_points
 from ..fit.graph import nearest_neighbors, nearest_neighbors_between
+from ..fit.knn import shared_neighbours
 
 _CHUNK_BYTES = 32 * 2**20  # working memory of the temporal figures per block of samples
-
-
-def _overlap(first: np.ndarray, second: np.ndarray) -> np.ndarray:
-    """Per-row count of entries two index lists share, shape (n_rows,) (entries unique within a row)."""
-    both = np.sort(np.concatenate([first, second], axis=1), axis=1)
-    return np.count_nonzero(both[:, 1:] == both[:, :-1], axis=1)
 
 
 def _check_pair(high, low, owner: str, names: tuple[str, str] = ("high", "low"), *, min_rows: int = 1):
@@ -63,8 +58,8 @@ def neighbor_preservation(high, low, k: int = 15) -> dict[str, float]:
                   fix="Choose a smaller k.")
     high_neighbors, _ = nearest_neighbors(high, k, exact=True)  # judged against the true neighbours
     low_neighbors, _ = nearest_neighbors(low, k)
-    rate = _overlap(high_neighbors, low_neighbors).mean() / k
-    legacy = 1.0 + _overlap(high_neighbors[:, : k - 1], low_neighbors[:, : k - 1]).mean()
+    rate = shared_neighbours(high_neighbors, low_neighbors).mean() / k
+    legacy = 1.0 + shared_neighbours(high_neighbors[:, : k - 1], low_neighbors[:, : k - 1]).mean()
     return {"legacy": float(legacy), "rate": float(rate)}
 
 
@@ -181,7 +176,7 @@ def boundary_preservation(high, low, boundary_high, boundary_low, k: int = 15) -
                   fix="Choose a smaller k or generate more boundary points.")
     high_neighbors, _ = nearest_neighbors_between(high, boundary_high, k)
     low_neighbors, _ = nearest_neighbors_between(low, boundary_low, k)
-    return float(_overlap(high_neighbors, low_neighbors).mean() / k)
+    return float(shared_neighbours(high_neighbors, low_neighbors).mean() / k)
 
 
 # -- temporal figures ------------------------------------------------------------------------------
@@ -270,7 +265,7 @@ def temporal_neighbor_preservation(high_seq, low_seq, k: int = 5) -> float:
         for distances in (high_block, low_block):
             distances[:, ~others] = np.inf  # an epoch is not its own neighbour
             rankings.append(np.argsort(distances, axis=2, kind="stable")[:, :, :k].reshape(-1, k))
-        shared += int(_overlap(*rankings).sum())
+        shared += int(shared_neighbours(*rankings).sum())
     return shared / (high_epochs[0].shape[0] * n_epochs * k)
 
 

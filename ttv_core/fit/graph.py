@@ -53,8 +53,8 @@ def nearest_neighbors(points, k: int, *, exclude_self: bool = True, exact: bool 
     Below that size, or for 2-D and 3-D points (maps), or with ``exact=True``, the search is exact
     (scikit-learn, or blocked products for large sets, :func:`~ttv_core.fit.knn.exact_knn`); it needs no
     numba compilation. Past it, representations are searched by cells
-    (:func:`~ttv_core.fit.knn.approximate_knn`; recall 0.98-1.0 on clustered 512-D data): an exact
-    search of 60,000 x 512 takes about a minute on 2 cores, too long for every epoch of a chain.
+    (:func:`~ttv_core.fit.knn.approximate_knn`; 60,000 x 512: 6.6 s, recall 1.0): an exact search
+    of that takes 42 s on 2 cores, too long for every epoch of a chain.
 
     Parameters
     ----------

@@ -58,7 +58,8 @@ def hierarchical_proxies(points: np.ndarray, n_first: int, *, min_split: int, du
     apart (Dunn index below ``dunn_threshold``): dense, mixed regions get more proxies. Past
     :data:`PROXY_SAMPLE` points the tree is grown on a seeded random sample of that many, with
     ``min_split`` scaled by the sample's share, so it keeps about the shape and number of proxies it
-    would have on all points (a 60,000 x 512 epoch: 57 s on all of them, a few seconds on the sample).
+    would have on all points (a 60,000 x 512 epoch, 2 cores: 349 proxies in 30.8 s on all of them,
+    355 in 5.8 s on the sample).
     Sizes and radii are then those of the sample, sizes scaled back to all points.
     """
     rng = np.random.default_rng(seed)

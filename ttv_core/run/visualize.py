@@ -27,6 +27,7 @@ from ..config import Runtime, VisConfig
 from ..data.dynamics import SPLITS, TrainingDynamics
 from ..errors import ConfigError
 from ..fit.graph import nearest_neighbors
+from ..fit.knn import shared_neighbours
 from .store import ResultStore, result_key
 from ..fit.model import Visualizer
 from ..devices import resolve_device
@@ -82,8 +83,7 @@ def neighbourhood_kept(previous: np.ndarray, current: np.ndarray) -> np.ndarray:
 
     ``previous``, ``current``: kNN indices, shape (n_samples, k). Returns shape (n_samples,), in [0, 1].
     """
-    shared = (previous[:, :, None] == current[:, None, :]).any(axis=1).sum(axis=1)
-    return shared / previous.shape[1]
+    return shared_neighbours(previous, current) / previous.shape[1]
 
 
 @dataclass
