@@ -17,7 +17,7 @@ from ttv_core.fit.model import NotFittedError, VisModel, Visualizer
 from ttv_core.fit.alignment import best_rotation
 from ttv_core.fit import proxies as proxy_module
 from ttv_core.fit.proxy import ProxyVisualizer, hierarchical_proxies, stage2_passes, layout_spread, unturned, vertex_strengths, proxy_graph, weaken_cross_class_edges
-from ttv_core.fit.train import cpu_threads, initial_layout, optimize_layout, position_weights
+from ttv_core.fit.train import Trainer, TrainingGraph, _Rollback, cpu_threads, initial_layout, optimize_layout, position_weights
 from helpers import gaussian_blobs
 
 SMALL = VisConfig.of(hidden=32, n_hidden_layers=2, max_passes=20, batch_size=256, edge_samples_per_pass=2.0,
@@ -199,6 +199,33 @@ def test_position_weights_favour_dense_regions():
     weights = position_weights(layout.astype(np.float32), 5)
     assert weights.shape == (100,) and weights.dtype == np.float32 and (weights > 0).all() and weights.max() <= 10
     assert weights[:50].min() > weights[50:].max()
+
+
+def test_a_diverged_stage_two_pass_goes_back_to_the_best_model_at_half_the_rate():
+    model = torch.nn.Linear(3, 2)
+    optimizer = torch.optim.Adam(model.parameters(), lr=0.1)
+    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1.0)
+    rollback = _Rollback(model, optimizer, schedule)
+    best = model.weight.detach().clone()
+    assert not rollback.diverged(0.01)
+    with torch.no_grad():
+        model.weight.mul_(100.0)
+    assert not rollback.diverged(0.05)  # worse, but not 10x: training goes on from here
+    assert torch.equal(model.weight, best * 100.0)
+    assert rollback.diverged(0.5)  # 50x the best: back to it
+    assert torch.equal(model.weight, best) and schedule.base_lrs == [0.05]
+    assert rollback.diverged(float("nan")) and schedule.base_lrs == [0.025]
+
+
+def test_a_fit_at_a_rate_that_blows_up_rolls_back(blobs):
+    points, _, _ = blobs
+    torch.manual_seed(0)
+    layout = initial_layout(points)
+    graph = TrainingGraph(points, np.zeros(1, np.int64), np.zeros(1, np.int64), np.ones(1, np.float32))
+    model = VisModel(points.shape[1], 32, 2).set_units(torch.from_numpy(points), torch.from_numpy(layout))
+    history = Trainer(SMALL, torch.device("cpu")).run(model, graph, layout=layout, learning_rate=30.0, max_passes=12)
+    assert any("rolled_back" in entry for entry in history)
+    assert all(np.isfinite(entry["position"]) for entry in history)
 
 
 def test_weakening_scales_exactly_the_edges_between_classes(blob_graph):

@@ -128,8 +128,8 @@ def stage2_passes(config: VisConfig, n_vertices: int, *, warm: bool,
     Past ``passes_reference`` vertices, fewer passes, as sqrt(passes_reference / n_vertices): a pass
     over more vertices takes more steps, and the map's detail does not grow with the sample count as
     fast as the count. A 60,000 x 512 epoch, cold: 33 passes in 136 s, 80 in 282 s (whole fit, 2 cores).
-    Neither holds the layout there (NN rate: layout 0.174, encoder 0.015 at 33 passes and 0.045 at 80;
-    issue 11 is open on it); at 10,000 both hold (layout 0.523, encoder 0.483).
+    There the encoder keeps NN 0.100 of the layout's 0.176 (once its divergence is rolled back:
+    ``train._Rollback``); at 10,000, 0.483 of 0.523.
     """
     settled = warm and strength is not None and float(np.mean(strength)) >= SETTLED_SHARE
     passes = config.train.warm_max_passes if warm else config.train.max_passes
