@@ -176,12 +176,24 @@ def rotation_from_previous(dynamics, visualization, epoch: int):
     return best_rotation(*embeddings)
 
 
+def movement(dynamics, visualization, epoch: int) -> float | None:
+    """How far the samples moved from the previous epoch's map: mean displacement over that map's size."""
+    from ttv_core.fit.proxy import layout_spread
+
+    index = dynamics.epochs.index(epoch)
+    if index == 0:
+        return None
+    before, now = (visualization.results_[e].embeddings["train"] for e in dynamics.epochs[index - 1: index + 1])
+    return float(np.linalg.norm(now - before, axis=1).mean() / layout_spread(before))
+
+
 def bench_run(name: str, dynamics, arguments: argparse.Namespace, config, epochs_text: str | None) -> dict:
     """Everything measured on one run, as plain data (also what --json writes)."""
     from ttv_core.evaluate import metrics
     from ttv_core.fit.alignment import align_to
     from ttv_core.run.cli import parse_epochs
     from ttv_core.evaluate.figures import temporal_figures
+    from ttv_core.run.visualize import chain_basis
 
     epochs = parse_epochs(epochs_text, dynamics.epochs)
     print(f"{name}: {dynamics!r}, comparing epochs {epochs[0]}-{epochs[-1]}", file=sys.stderr, flush=True)
@@ -191,7 +203,10 @@ def bench_run(name: str, dynamics, arguments: argparse.Namespace, config, epochs
     for epoch in epochs:
         row = score_epoch(dynamics, visualization, epoch, umap_fits[epoch][1])
         rotation = rotation_from_previous(dynamics, visualization, epoch)
+        index = dynamics.epochs.index(epoch)
         row.update(seconds=seconds[epoch], umap_seconds=umap_fits[epoch][0],
+                   move=movement(dynamics, visualization, epoch),
+                   stretch_start=index > 1 and chain_basis(index, config.layout.stretch_epochs) == 0,
                    rotation=None if rotation is None else rotation.angle_degrees,
                    reflection=None if rotation is None else rotation.reflection)
         rows.append(row)
@@ -274,6 +289,12 @@ def verdicts(result: dict) -> list[tuple[bool | None, str]]:
         out.append((angle[0] <= MAX_ROTATION_DEGREES and not mirrored,
                     f"consecutive maps within {MAX_ROTATION_DEGREES:g} degrees, never mirrored: max {angle[0]:.1f} "
                     f"degrees (epoch {angle[1]}), mirrored at epochs {mirrored or 'none'}"))
+    starts = [r for r in rows if r.get("stretch_start")]
+    inside = [r for r in rows if r.get("move") is not None and not r.get("stretch_start")]
+    if starts and inside:
+        jump, step = _worst(starts, lambda r: r["move"], lowest=False), _worst(inside, lambda r: r["move"], lowest=False)
+        out.append((jump[0] <= step[0], f"stretch starts move the map no more than an epoch inside a stretch: "
+                                        f"max {jump[0]:.3f} (epoch {jump[1]}) vs {step[0]:.3f} (epoch {step[1]})"))
     drift = ratios[-1] - ratios[0]
     out.append((drift >= -MAX_DRIFT if len(rows) > 1 else None,
                 f"no drift: last epoch's NN ratio at most {MAX_DRIFT} below the first's: {ratios[0]:.3f} -> "
@@ -297,6 +318,7 @@ COLUMNS = [  # (header, width, format, value of a row); None prints as "-"
     ("PPR te", 6, ".3f", lambda r: r["ttv"]["ppr_test"]),
     ("rot deg", 7, "+.1f", lambda r: r["rotation"]),
     ("mirror", 6, "s", lambda r: None if r["reflection"] is None else ("YES" if r["reflection"] else "no")),
+    ("move", 6, "s", lambda r: None if r.get("move") is None else f"{r['move']:.3f}{'*' if r['stretch_start'] else ''}"),
     ("umap s", 6, ".2f", lambda r: r["umap_seconds"]),
 ]
 ALIGNED_COLUMN = ("AU NN", 5, ".3f", lambda r: r["aligned_umap_nn"])

@@ -17,10 +17,10 @@ INVALID_VIS = {
     "weight_decay": -1e-5, "batch_size": 0, "max_passes": 0, "patience": 0, "min_improvement": -1,
     "resolution": 1, "boundary_threshold": 1.5, "seed": -1, "device": "tpu", "figures_k": 0,
     "proxy_min_split": 1, "proxy_dunn_threshold": -1.0, "lambda_prediction": -1.0, "edge_samples_per_pass": 0.0,
-    "graph_epochs": 0, "lr_decay_passes": -1, "passes_reference": 0,
+    "graph_epochs": 0, "lr_decay_passes": -1, "passes_reference": 0, "stretch_epochs": -1,
     "layout_epochs": -1, "warm_layout_epochs": -1, "warm_layout_rate": 0.0, "canvas_growth": 1.5, "keyframe_below": 1.5, "warm_learning_rate": 0.0, "vertex_batch_size": 0,
     "warm_max_passes": 0, "warmup_share": 1.5, "cross_class_weight": 1.5,
-    "decoder_share": 0.0, "cpu_threads": -1,
+    "decoder_share": 0.0, "cpu_threads": -1, "jobs": -1, "backend": "spark", "scheduler": 5,
     "probe_resolution": 1, "probe_radius": 0.0, "al_max_passes": 0, "al_patience": 0,
     "al_learning_rate_factor": -0.1, "max_new_vertices": 0, "al_ppr_tolerance": 1.5,
 }

@@ -104,3 +104,13 @@ def test_until_records_the_start_of_the_same_run(tmp_path, small_run):
         np.testing.assert_array_equal(start.representations(epoch), whole.representations(epoch))
     with pytest.raises(ValueError, match="until"):
         make_synthetic(tmp_path / "late", config=SMALL, until=SMALL.epochs + 1)
+
+
+def test_only_records_chosen_epochs_of_the_same_run(tmp_path, small_run):
+    some = load_dynamics(make_synthetic(tmp_path / "some", config=SMALL, only=[1, 5, 6]))
+    assert some.epochs == (1, 5, 6)
+    whole = load_dynamics(small_run)
+    np.testing.assert_array_equal(some.representations(6, "test"), whole.representations(6, "test"))
+    np.testing.assert_array_equal(some.head(5)(some.representations(5)), whole.head(5)(whole.representations(5)))
+    with pytest.raises(ValueError, match="only"):
+        make_synthetic(tmp_path / "late", config=SMALL, only=[SMALL.epochs + 1])

@@ -8,7 +8,7 @@ import pytest
 import ttv_core
 from ttv_core.run.cli import main
 from ttv_core.config import Runtime, VisConfig
-from ttv_core.run.visualize import Visualization, load_visualizer
+from ttv_core.run.visualize import Visualization, chain_basis, chain_of, load_visualizer
 
 FAST = VisConfig.of(hidden=32, n_hidden_layers=2, max_passes=2, resolution=24)
 
@@ -79,6 +79,26 @@ def test_chain_starts_at_the_first_epoch_so_results_do_not_depend_on_the_range(d
     whole = Visualization(dynamics, "proxy", FAST, cache_dir).fit()
     late = Visualization(dynamics, "proxy", FAST, cache_dir).fit([3])
     np.testing.assert_array_equal(whole.results_[3].embeddings["train"], late.results_[3].embeddings["train"])
+
+
+def test_chain_basis_restarts_each_stretch_from_the_first_epoch():
+    assert [chain_basis(i, 3) for i in range(8)] == [None, 0, 1, 0, 3, 4, 0, 6]
+    assert [chain_basis(i, 0) for i in range(4)] == [None, 0, 1, 2]
+    epochs = list(range(1, 201))
+    assert chain_of(epochs, [190], 20) == [1, *range(181, 191)]  # 11 fits, not 190
+    assert chain_of(epochs, [5, 190], 20) == [1, 2, 3, 4, 5, *range(181, 191)]
+    assert chain_of(epochs, [190], 0) == list(range(1, 191))
+    assert chain_of([2, 4, 6, 8], [8], 2) == [2, 6, 8]  # positions in the run, not epoch numbers
+
+
+def test_a_late_epoch_computes_only_its_stretch_and_the_first_epoch(dynamics, tmp_path):
+    config = FAST.replace(stretch_epochs=2)
+    seen, report = _statuses(None)
+    late = Visualization(dynamics, "proxy", config, tmp_path).fit([4], on_epoch_end=report)
+    assert [epoch for epoch, _ in seen] == [1, 3, 4] and sorted(late.results_) == [1, 3, 4]
+    whole = Visualization(dynamics, "proxy", config, tmp_path).fit()  # the same maps, read back
+    np.testing.assert_array_equal(whole.results_[4].embeddings["train"], late.results_[4].embeddings["train"])
+    assert whole.results_[3].key != Visualization(dynamics, "proxy", FAST, tmp_path).fit([3]).results_[3].key
 
 
 def test_load_visualizer(run, cache_dir):

@@ -22,6 +22,8 @@ from typing import Any, ClassVar
 from ._checks import check_field, check_int, check_real, parameter_error
 from .devices import DEVICES
 
+BACKENDS = ("loky", "dask", "ray", "sequential")  # joblib backends a run's stretches can fan out to
+
 
 @dataclass(frozen=True)
 class GraphConfig:
@@ -52,6 +54,11 @@ class LayoutConfig:
     keyframe_below: float = 0.7  # a warm epoch keeping fewer of its neighbourhoods is laid out afresh: never
     # on the demo (>= 0.80 kept) or the synthetic run (>= 0.88); a run rescaled between epochs (0.53-0.66
     # kept) held NN 0.70-0.84 so, 0.17-0.39 warm
+    stretch_epochs: int = 0  # random access: every this many epochs the chain restarts from the run's first
+    # epoch's map, so opening epoch e computes at most the first epoch and e's stretch (20: epoch 190 of 200 is
+    # 11 fits, not 190), and stretches can be fitted in parallel. 0 (one chain) until restarts are smooth: on a
+    # 40-epoch synthetic run with 10, a restart moved the samples 0.55-0.68 of the map's size (inside a
+    # stretch at most 0.14) and once mirrored it (bench_chain's "move" column)
     canvas_growth: float = 0.33  # the map grows as the representations' spread ** this (demo: 18x -> 2.6x):
     # their expansion shows (TNN 0.66 -> 0.75) while early epochs still fill the frame; 0 keeps one size
 
@@ -66,6 +73,7 @@ class LayoutConfig:
         check_field(self, "warm_layout_rate", check_real, low=0.0, low_open=True)
         check_field(self, "keyframe_below", check_real, low=0.0, high=1.0)
         check_field(self, "canvas_growth", check_real, low=0.0, high=1.0)
+        check_field(self, "stretch_epochs", check_int, low=0)
 
 
 @dataclass(frozen=True)
@@ -95,7 +103,7 @@ class TrainConfig:
     max_passes: int = 80  # stage 2 passes (cold); demo NN 0.489 / 0.511 / 0.522 at 60 / 80 / 100 passes
     passes_reference: int = 10_000  # past this many graph vertices, stage 2's passes shrink as
     # sqrt(passes_reference / n): steps then grow as sqrt(n), not n (60,000 x 512: 33 cold passes in 136 s,
-    # not 80 in 282 s; encoder NN 0.015 vs 0.045, both far below the layout's 0.174: see proxy.stage2_passes)
+    # not 80 in 282 s)
     lr_decay_passes: int = 0  # divide the rate by 10 every this many passes; 0 = never, the cosine
     # decay anneals already (the original's x0.1 every 4 passes stalled short runs: PPR 0.87 vs 0.94)
     patience: int = 3  # UMAP-loss training stops after this many passes without min_improvement
@@ -179,9 +187,21 @@ class Runtime:
 
     device: str = "auto"  # "auto" uses CUDA when present, else the CPU
     cpu_threads: int = 1  # torch, BLAS and OpenMP threads of a fit on a CPU (0: the libraries' own); 2 busy cores: 2.8 s vs 40 s on 2
+    jobs: int = 0  # stretches (see LayoutConfig.stretch_epochs) fitted at once, 0: as many as the backend has (every
+    # core, every cluster worker); 1: one after the other in this process. A run of one stretch is always fitted here
+    backend: str = "loky"  # where stretches run: loky (local processes), dask (needs scheduler), ray, sequential
+    scheduler: str = ""  # the Dask scheduler's address, e.g. tcp://host:8786
 
     def __post_init__(self) -> None:
         check_field(self, "cpu_threads", check_int, low=0)
+        check_field(self, "jobs", check_int, low=0)
+        if self.backend not in BACKENDS:
+            raise parameter_error("backend", "Runtime", f"be one of {BACKENDS}", self.backend)
+        if not isinstance(self.scheduler, str):
+            raise parameter_error("scheduler", "Runtime", "be an address such as 'tcp://host:8786'", self.scheduler)
+        if self.backend == "dask" and not self.scheduler:
+            raise parameter_error("scheduler", "Runtime", "be a Dask scheduler's address with backend 'dask'",
+                                  self.scheduler, fix="Start one with `dask scheduler` and pass tcp://HOST:8786.")
         if self.device not in DEVICES and not str(self.device).startswith("cuda:"):
             raise parameter_error("device", "Runtime", f"be one of {DEVICES} or 'cuda:<index>'", self.device)
 

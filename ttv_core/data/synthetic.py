@@ -291,7 +291,7 @@ def _linear(flat: np.ndarray, dim: int, n_classes: int) -> nn.Linear:
 
 
 def make_synthetic(out: str | os.PathLike, *, config: SyntheticConfig = SyntheticConfig(), mode: str = "new",
-                   until: int | None = None) -> Path:
+                   until: int | None = None, only: list[int] | None = None) -> Path:
     """Generate the synthetic run for ``config`` and record it in ttv's format under ``out``.
 
     Parameters
@@ -305,19 +305,25 @@ def make_synthetic(out: str | os.PathLike, *, config: SyntheticConfig = Syntheti
         Record epochs 1 to ``until`` only: the start of the same run, as a training stopped early
         leaves it (a benchmark of a 200-epoch, 60,000-sample run needs its first epochs in seconds,
         not all 28 GB of it).
+    only : list of int, optional
+        Record these epochs only (each is still generated from all before it): a run whose middle
+        was not kept, for random-access benchmarks (epoch 1 and epochs 181-190 of 200).
 
     Returns
     -------
     Path
         The run folder. Each epoch's metrics hold the head's ``loss``, ``train_acc`` and ``test_acc``.
     """
+    wanted = [until] if until is not None else list(only or [config.epochs])
+    for epoch in wanted:
+        check_int(epoch, "until" if until is not None else "only", owner="make_synthetic", low=1, high=config.epochs,
+                  high_text="config.epochs", fix="Ask for an epoch of the run.")
+    kept = set(range(1, max(wanted) + 1)) if only is None else set(only)
     with threadpool_limits(1):  # BLAS on one thread: on 2 busy cores its own threads made the run 24 s, not 3
-        return _record(out, config, mode, config.epochs if until is None else
-                       check_int(until, "until", owner="make_synthetic", low=1, high=config.epochs,
-                                 high_text="config.epochs", fix="Ask for an epoch of the run."))
+        return _record(out, config, mode, max(wanted), kept)
 
 
-def _record(out: str | os.PathLike, config: SyntheticConfig, mode: str, until: int) -> Path:
+def _record(out: str | os.PathLike, config: SyntheticConfig, mode: str, until: int, kept: set[int]) -> Path:
     rng = np.random.default_rng(config.seed)
     plan = _plan(config, rng)
     walk = _Walk(len(plan.labels), config.dim, rng)
@@ -342,9 +348,9 @@ def _record(out: str | os.PathLike, config: SyntheticConfig, mode: str, until: i
         flat, loss = fit_head(flat, representations[train], plan.labels[train], config.n_classes, config.head_steps)
         correct = _logits(flat, representations, config.n_classes).argmax(axis=1) == plan.labels
         figures = {"loss": loss, "train_acc": float(correct[train].mean()), "test_acc": float(correct[test].mean())}
-        recorder.log_epoch(epoch, train=representations[train], test=representations[test],
-                           head=_linear(flat, config.dim, config.n_classes),
-                           metrics=figures)
+        if epoch in kept:
+            recorder.log_epoch(epoch, train=representations[train], test=representations[test],
+                               head=_linear(flat, config.dim, config.n_classes), metrics=figures)
     return Path(out)
 
 

@@ -148,13 +148,17 @@ def _visualization(args: argparse.Namespace, method: str):
     visualization = Visualization(dynamics, method, VisConfig.of(**values), args.cache_dir, runtime)
     from tqdm import tqdm
 
-    with tqdm(total=len([e for e in dynamics.epochs if e <= max(epochs)]), unit="epoch", file=sys.stderr,
-              desc=method) as bar:
+    from .fanout import fit_parallel
+    from .visualize import chain_of
+
+    chain = chain_of(list(dynamics.epochs), epochs, visualization.config.layout.stretch_epochs)
+    with tqdm(total=len(chain), unit="epoch", file=sys.stderr, desc=method) as bar:
         def report(progress) -> None:
             bar.set_postfix_str(f"epoch {progress.epoch} {progress.status}")
             bar.update(1)
 
-        visualization.fit(epochs, on_epoch_end=report)
+        # one stretch after the other here, or side by side on --backend with --jobs (see ttv_core.run.fanout)
+        fit_parallel(visualization, epochs, on_epoch_end=report, on_stretch_end=lambda stretch: bar.update(len(stretch)))
     return visualization
 
 

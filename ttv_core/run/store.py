@@ -26,8 +26,9 @@ from filelock import FileLock
 from ..cachedir import resolve_cache_dir
 
 # Bump when a change to the code changes what a stored result means: older entries stop matching.
-CODE_VERSION = "5"  # 3: the warm chain of issue 9; 4: modules moved into layers (stored objects name their module);
-# 5: denormals flushed in fits, and large runs get cells kNN, a sampled proxy tree, fewer stage-2 passes
+CODE_VERSION = "6"  # 3: the warm chain of issue 9; 4: modules moved into layers (stored objects name their module);
+# 5: denormals flushed in fits, and large runs get cells kNN, a sampled proxy tree, fewer stage-2 passes;
+# 6: a diverging stage-2 fit rolls back; chains restart from the first epoch every stretch_epochs
 
 T = TypeVar("T")
 _MISSING = object()
@@ -61,6 +62,10 @@ class ResultStore:
 
     def __contains__(self, key: str) -> bool:
         return key in self._cache
+
+    def keys(self) -> list[str]:
+        """Every stored key."""
+        return list(self._cache.iterkeys())
 
     def put(self, key: str, value: Any) -> None:
         self._cache.set(key, value)

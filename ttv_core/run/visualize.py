@@ -8,11 +8,13 @@
     viz.figures(12)["ppr_train"]
 
 Epoch e's map is warm-started from epoch e-1's (and anchored to it by DVI's temporal loss), so the
-animation does not jump, rotate or mirror. The chain always starts at the run's first epoch: a
-result is a pure function of (data, method, config, epoch), and asking for epoch 15 first computes
-epochs before it once. Every result is stored in the cache (:mod:`ttv_core.run.store`) under a key that
-includes the previous epoch's key, so a killed run resumes where it stopped and a finished one
-recomputes nothing.
+animation does not jump, rotate or mirror. The epochs fall into *stretches* of ``stretch_epochs``
+(:func:`chain_basis`): a stretch's first epoch starts from the run's first epoch's map instead, so
+asking for epoch 190 computes epoch 1 and epochs 181-190, not all 190, and stretches are independent
+of each other once epoch 1 is there. A result is a pure function of (data, method, config, epoch).
+Every result is stored in the cache (:mod:`ttv_core.run.store`) under a key that includes the key of
+the result it started from, so a killed run resumes where it stopped and a finished one recomputes
+nothing.
 """
 
 from __future__ import annotations
@@ -78,6 +80,31 @@ class EpochProgress:
     seconds: float
 
 
+def chain_basis(index: int, stretch_epochs: int) -> int | None:
+    """Index (among the run's epochs) of the result the ``index``-th epoch's map starts from; None for the first.
+
+    The epoch before, except at the start of a stretch (every ``stretch_epochs``-th epoch; 0: never),
+    which starts from the first epoch's map: one reference for every stretch, so that the stretches
+    share its orientation and arrangement (each is placed where the reference had the samples) and
+    any epoch is at most ``stretch_epochs`` fits past the first.
+    """
+    if index == 0:
+        return None
+    return 0 if stretch_epochs and index % stretch_epochs == 0 else index - 1
+
+
+def chain_of(run_epochs: list[int], asked: list[int], stretch_epochs: int) -> list[int]:
+    """The epochs whose maps ``asked`` needs, in an order where each comes after its basis (ascending)."""
+    position = {epoch: index for index, epoch in enumerate(run_epochs)}
+    needed: set[int] = set()
+    for epoch in asked:
+        index = position[epoch]
+        while index is not None and run_epochs[index] not in needed:
+            needed.add(run_epochs[index])
+            index = chain_basis(index, stretch_epochs)
+    return sorted(needed)
+
+
 def neighbourhood_kept(previous: np.ndarray, current: np.ndarray) -> np.ndarray:
     """DVI's temporal strength per sample: the share of its kNN (in D) kept from one epoch to the next.
 
@@ -127,7 +154,8 @@ class Visualization:
 
         Sets ``epochs_`` (what was asked), ``results_`` (epoch -> EpochResult, for every epoch
         computed on the way), ``missing_`` (asked epochs not in ``results_``), ``extent_`` (one frame
-        for all asked epochs that have a map) and ``cancelled_``. ``should_stop()`` is polled during
+        for all asked epochs that have a map), ``cancelled_`` and ``touched_`` (cache key -> result of
+        every result read or computed, the chained proxy maps of "al" included). ``should_stop()`` is polled during
         training; an epoch cut short is neither kept nor stored. With ``compute=False`` nothing is
         trained: the maps already in the cache are read, up to the first epoch that is not there
         (the dashboard's views use this while a background job fills the cache).
@@ -138,8 +166,8 @@ class Visualization:
                 f"training samples. Use --n-neighbors / VisConfig.of(n_neighbors=...) of at most {self.dynamics.n_train - 1}."
             )
         asked = sorted(self.dynamics.check_epoch(e) for e in (epochs or self.dynamics.epochs))
-        chain = [e for e in self.dynamics.epochs if e <= asked[-1]]
-        self.epochs_, self.results_, self.cancelled_ = asked, {}, False
+        chain = chain_of(list(self.dynamics.epochs), asked, self.config.layout.stretch_epochs)
+        self.epochs_, self.results_, self.cancelled_, self.touched_ = asked, {}, False, {}
         stop = should_stop or (lambda: False)
         self._on_pass_end = on_pass_end or (lambda epoch, losses: None)  # (epoch, a training pass's losses)
         self._knn_memo: dict[int, tuple[np.ndarray, np.ndarray]] = {}
@@ -152,8 +180,11 @@ class Visualization:
 
     def _fit_chain(self, chain, stop, on_epoch_start, on_epoch_end, compute) -> None:
         """Read or compute the chained results of ``chain`` in order (see :meth:`fit`)."""
-        previous = None  # the chained result (proxy for "proxy" and "al") of the epoch before
+        run_epochs = list(self.dynamics.epochs)
+        chained_results: dict[int, EpochResult] = {}  # the chained result (proxy for "proxy" and "al") by epoch
         for index, epoch in enumerate(chain, start=1):
+            basis = chain_basis(run_epochs.index(epoch), self.config.layout.stretch_epochs)
+            previous = None if basis is None else chained_results[run_epochs[basis]]
             if stop():
                 self.cancelled_ = True
                 break
@@ -170,7 +201,9 @@ class Visualization:
             if result is None:  # cancelled mid-epoch (nothing of it was kept), or not cached in a read-only fit
                 self.cancelled_ = compute
                 break
-            self.results_[epoch], previous = result, chained
+            self.results_[epoch], chained_results[epoch] = result, chained
+            for done in [e for e in chained_results if e not in (run_epochs[0], epoch)]:
+                del chained_results[done]  # later epochs start from the first epoch's or this one's
             if on_epoch_end is not None:
                 status = "cached" if cached else "computed"
                 on_epoch_end(EpochProgress(epoch, index, len(chain), status, time.perf_counter() - start))
@@ -180,13 +213,14 @@ class Visualization:
 
         Computed once per fitted epoch: the proxy graph uses it, and the next epoch's temporal
         strength compares it with its own (the kNN is the largest cost of a graph on a large run).
-        Only the last two are kept; a cached epoch costs nothing.
+        Kept: the last two, and the first epoch's (every stretch starts from it); a cached epoch costs nothing.
         """
         if epoch not in self._knn_memo:
             reps = np.asarray(self.dynamics.representations(epoch))
             self._knn_memo[epoch] = nearest_neighbors(reps, self.config.graph.n_neighbors, seed=self.config.seed)
-            while len(self._knn_memo) > 2:  # the previous epoch's and this one's
-                del self._knn_memo[next(iter(self._knn_memo))]
+            first = self.dynamics.epochs[0]
+            while len(self._knn_memo) > 2 + (first in self._knn_memo and epoch != first):
+                del self._knn_memo[next(e for e in self._knn_memo if e != first)]
         return self._knn_memo[epoch]
 
     def _temporal_strength(self, epoch: int, previous: EpochResult | None) -> np.ndarray | None:
@@ -205,7 +239,10 @@ class Visualization:
                          config=self.config.key_for(method),
                          basis=None if basis is None else basis.key)
         if not may_compute:
-            return self.store.get(key), True
+            result = self.store.get(key)
+            if result is not None:
+                self.touched_[key] = result
+            return result, True
 
         def computed() -> EpochResult:
             start = time.perf_counter()
@@ -213,7 +250,10 @@ class Visualization:
             return EpochResult(epoch, method, key, seconds=time.perf_counter() - start, **parts)
 
         result, cached = self.store.get_or_compute(key, computed, store=lambda _: not stop())
-        return (None, False) if stop() and not cached else (result, cached)
+        if stop() and not cached:
+            return None, False
+        self.touched_[key] = result
+        return result, cached
 
     def _embed(self, visualizer, epoch: int) -> dict[str, np.ndarray]:
         return {split: visualizer.transform(np.asarray(self.dynamics.representations(epoch, split))) for split in SPLITS}
@@ -330,8 +370,8 @@ def load_visualizer(path, method: str, epoch: int, *, cache_dir=None, trust_code
                     config: VisConfig | None = None) -> Visualizer | None:
     """The fitted visualizer of ``epoch`` for the run at ``path``, from the cache or computed now.
 
-    Epochs before ``epoch`` are computed too (once), since each map is warm-started from the
-    previous one. Returns None for ``method="umap"``, which has no inverse.
+    The epochs its map starts from are computed too (once): the first epoch's and those before it in
+    its stretch (see :func:`chain_basis`). Returns None for ``method="umap"``, which has no inverse.
     """
     from ..data.load import load_dynamics
 

@@ -1,0 +1,157 @@
+"""Fitting a run's stretches in parallel, on local processes or a cluster (joblib backends).
+
+A chain's stretches (:func:`~ttv_core.run.visualize.chain_basis`) depend on the run's first epoch
+only, so once that map exists they can be fitted side by side. :func:`fit_parallel` does so through
+``joblib.Parallel`` under the backend the user picks:
+
+- ``"loky"`` (default): local worker processes;
+- ``"dask"``: a Dask cluster, ``scheduler="tcp://host:8786"`` (needs ``pip install ttv[dask]``);
+- ``"ray"``: a Ray cluster, where Ray is installed (``ray.init`` reads ``RAY_ADDRESS``);
+- ``"sequential"``: in this process, one after the other (what the other backends must equal).
+
+Workers need no shared disk: each task carries its stretch's data (:class:`EpochSlice`: the arrays
+of those epochs, their heads and fingerprints) and the first epoch's results, fits in a cache of its
+own in a temporary folder, and returns the new results; the driver alone writes the user's cache.
+A result is a pure function of its key, so every backend stores the same maps (on CPUs, with one
+thread per fit; tests/test_fanout.py compares a ``LocalCluster``'s with this process's).
+"""
+
+from __future__ import annotations
+
+import tempfile
+from contextlib import contextmanager
+from typing import Any, Iterator
+
+import numpy as np
+
+from ..config import Runtime, VisConfig
+from ..data.dynamics import SPLITS, TrainingDynamics
+from ..data.head import Head
+from ..errors import ConfigError
+from .store import ResultStore
+from .visualize import Visualization, chain_basis, chain_of
+
+
+class EpochSlice(TrainingDynamics):
+    """Some epochs of a run, held in memory: what one worker needs to fit a stretch, picklable.
+
+    ``epochs`` stays the whole run's (a chain's stretches are counted in it); representations, heads
+    and fingerprints exist for the held epochs only. Build one with :meth:`of`.
+    """
+
+    source_kind = "slice"
+
+    def __init__(self, *, location: str, classes, epochs, dim: int, train_labels, test_labels,
+                 arrays: dict[tuple[int, str], np.ndarray], heads: dict[int, Head], fingerprints: dict[int, str]):
+        super().__init__(location=location, classes=classes, epochs=epochs, dim=dim, train_labels=train_labels,
+                         test_labels=test_labels)
+        self._arrays, self._heads, self._fingerprints = arrays, heads, fingerprints
+        self._checked = set(arrays)  # checked by the run they came from
+
+    @classmethod
+    def of(cls, dynamics: TrainingDynamics, epochs: list[int]) -> "EpochSlice":
+        """``dynamics``' data of ``epochs`` (both splits), read into memory."""
+        return cls(location=dynamics.location, classes=dynamics.classes, epochs=dynamics.epochs, dim=dynamics.dim,
+                   train_labels=dynamics.labels("train"), test_labels=dynamics.labels("test"),
+                   arrays={(e, split): np.array(dynamics.representations(e, split)) for e in epochs for split in SPLITS},
+                   heads={e: dynamics.head(e) for e in epochs}, fingerprints={e: dynamics.fingerprint(e) for e in epochs})
+
+    def _held(self, epoch: int) -> int:
+        if epoch not in self._heads:
+            raise ConfigError(f"{self.location}: epoch {epoch} is not in this slice (it holds {sorted(self._heads)}).")
+        return epoch
+
+    def _read_representations(self, epoch: int, split: str) -> np.ndarray:
+        return self._arrays[(self._held(epoch), split)]
+
+    def head(self, epoch: int) -> Head:
+        return self._heads[self._held(epoch)]
+
+    def fingerprint(self, epoch: int) -> str:
+        return self._fingerprints[self._held(epoch)]
+
+
+def stretches_of(run_epochs: list[int], asked: list[int], stretch_epochs: int) -> list[list[int]]:
+    """The epochs ``asked`` needs past the first, grouped by the stretch they belong to (each in order)."""
+    groups: dict[int, list[int]] = {}
+    for epoch in chain_of(run_epochs, asked, stretch_epochs)[1:]:
+        index = run_epochs.index(epoch)
+        while chain_basis(index, stretch_epochs) not in (0, None):
+            index -= 1
+        groups.setdefault(index, []).append(epoch)
+    return [groups[start] for start in sorted(groups)]
+
+
+def fit_stretch(data: EpochSlice, method: str, config: VisConfig, runtime: Runtime, seeds: dict[str, Any],
+                epochs: list[int]) -> dict[str, Any]:
+    """Fit ``epochs`` (one stretch) on a worker: returns {cache key: result} of what it computed.
+
+    ``seeds``: the first epoch's results by key, put into the worker's own temporary cache first.
+    """
+    with tempfile.TemporaryDirectory(prefix="ttv-stretch-") as folder, ResultStore(folder) as store:
+        for key, value in seeds.items():
+            store.put(key, value)
+        Visualization(data, method, config, folder, runtime).fit(epochs)
+        return {key: store.get(key) for key in store.keys() if key not in seeds}
+
+
+@contextmanager
+def _backend(backend: str, scheduler: str | None) -> Iterator[None]:
+    """joblib's backend for the block: Dask connects to ``scheduler``, Ray registers itself."""
+    import joblib
+
+    if backend == "dask":
+        try:
+            from distributed import Client
+        except ImportError as error:
+            raise ConfigError("The dask backend needs Dask's distributed scheduler: pip install 'ttv[dask]'.") from error
+        with Client(scheduler), joblib.parallel_config(backend="dask"):
+            yield
+    elif backend == "ray":
+        try:
+            from ray.util.joblib import register_ray
+        except ImportError as error:
+            raise ConfigError("The ray backend needs Ray: pip install 'ray[default]'.") from error
+        register_ray()
+        with joblib.parallel_config(backend="ray"):
+            yield
+    else:
+        with joblib.parallel_config(backend=backend):
+            yield
+
+
+def fit_parallel(visualization: Visualization, epochs: list[int] | None = None, *, on_epoch_end=None,
+                 on_stretch_end=None, **runtime: Any) -> Visualization:
+    """``visualization.fit(epochs)``, its uncached stretches fitted side by side; returns it, fitted.
+
+    Where they run is ``visualization.runtime``'s ``backend``, ``jobs`` (0: as many as the backend
+    has) and ``scheduler``, or ``runtime``'s keywords over them. The first epoch is fitted here; each
+    stretch then goes to a worker; their results land in this process's cache, from which the final
+    ``fit`` reads everything. ``on_stretch_end(epochs)`` is called as each stretch's results land.
+    With ``jobs=1``, or one stretch to fit, all is fitted here, one epoch after the other, as
+    ``visualization.fit(epochs, on_epoch_end=on_epoch_end)`` does (a worker would only add its start-up).
+    """
+    import joblib
+
+    settings = visualization.runtime.replace(**runtime)  # checks backend and scheduler
+    backend, scheduler, n_jobs = settings.backend, settings.scheduler, settings.jobs or -1
+    dynamics, config = visualization.dynamics, visualization.config
+    run_epochs = list(dynamics.epochs)
+    asked = sorted(dynamics.check_epoch(e) for e in (epochs or run_epochs))
+    todo = [stretch for stretch in stretches_of(run_epochs, asked, config.layout.stretch_epochs)
+            if Visualization(dynamics, visualization.method, config, visualization.cache_dir).fit(
+                stretch, compute=False).missing_]
+    if n_jobs == 1 or len(todo) <= 1:
+        return visualization.fit(asked, on_epoch_end=on_epoch_end)
+    seeds = visualization.fit([run_epochs[0]], on_epoch_end=on_epoch_end).touched_
+    if todo:
+        tasks = (joblib.delayed(fit_stretch)(EpochSlice.of(dynamics, [run_epochs[0], *stretch]), visualization.method,
+                                             config, visualization.runtime, seeds, stretch) for stretch in todo)
+        with _backend(backend, scheduler):
+            results = joblib.Parallel(n_jobs=n_jobs, return_as="generator")(tasks)
+            for stretch, computed in zip(todo, results):
+                for key, value in computed.items():
+                    visualization.store.put(key, value)
+                if on_stretch_end is not None:
+                    on_stretch_end(stretch)
+    return visualization.fit(asked, compute=False)
