@@ -79,3 +79,17 @@ def test_bad_backends_are_clear_errors(dynamics, tmp_path):
         fit_parallel(Visualization(dynamics, "proxy", FAST, tmp_path), backend="spark")
     with pytest.raises(ConfigError, match="'scheduler'"):
         fit_parallel(Visualization(dynamics, "proxy", FAST, tmp_path), backend="dask")
+
+
+def test_an_unreachable_scheduler_is_a_clear_error_before_any_fit(dynamics, tmp_path, monkeypatch):
+    pytest.importorskip("distributed")
+    monkeypatch.setattr("ttv_core.run.fanout.SCHEDULER_TIMEOUT", 2)
+    reading = Visualization.fit
+
+    def read_only(self, *args, compute=True, **kwargs):
+        assert not compute, "fitted before connecting"
+        return reading(self, *args, compute=compute, **kwargs)
+
+    monkeypatch.setattr(Visualization, "fit", read_only)
+    with pytest.raises(ConfigError, match="Could not reach the Dask scheduler at 'tcp://127.0.0.1:9'"):
+        fit_parallel(Visualization(dynamics, "proxy", FAST, tmp_path), backend="dask", scheduler="tcp://127.0.0.1:9")
