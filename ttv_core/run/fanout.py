@@ -152,7 +152,8 @@ def fit_parallel(visualization: Visualization, epochs: list[int] | None = None, 
     if n_jobs == 1 or len(todo) <= 1:
         return visualization.fit(asked, on_epoch_end=on_epoch_end)
     with _backend(backend, scheduler):  # connected first: an unreachable cluster fails before any fit
-        seeds = visualization.fit([run_epochs[0]], on_epoch_end=on_epoch_end).touched_
+        first = visualization.fit([run_epochs[0]], on_epoch_end=on_epoch_end)
+        seeds = {key: visualization.store.get(key) for key in first.keys_}
         tasks = (joblib.delayed(fit_stretch)(_task_data(dynamics, [run_epochs[0], *stretch], backend),
                                              visualization.method, config, visualization.runtime, seeds, stretch)
                  for stretch in todo)

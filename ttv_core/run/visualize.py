@@ -154,8 +154,8 @@ class Visualization:
 
         Sets ``epochs_`` (what was asked), ``results_`` (epoch -> EpochResult, for every epoch
         computed on the way), ``missing_`` (asked epochs not in ``results_``), ``extent_`` (one frame
-        for all asked epochs that have a map), ``cancelled_`` and ``touched_`` (cache key -> result of
-        every result read or computed, the chained proxy maps of "al" included). ``should_stop()`` is polled during
+        for all asked epochs that have a map), ``cancelled_`` and ``keys_`` (the cache keys of every
+        result read or computed, the chained proxy maps of "al" included). ``should_stop()`` is polled during
         training; an epoch cut short is neither kept nor stored. With ``compute=False`` nothing is
         trained: the maps already in the cache are read, up to the first epoch that is not there
         (the dashboard's views use this while a background job fills the cache).
@@ -167,7 +167,7 @@ class Visualization:
             )
         asked = sorted(self.dynamics.check_epoch(e) for e in (epochs or self.dynamics.epochs))
         chain = chain_of(list(self.dynamics.epochs), asked, self.config.layout.stretch_epochs)
-        self.epochs_, self.results_, self.cancelled_, self.touched_ = asked, {}, False, {}
+        self.epochs_, self.results_, self.cancelled_, self.keys_ = asked, {}, False, set()
         stop = should_stop or (lambda: False)
         self._on_pass_end = on_pass_end or (lambda epoch, losses: None)  # (epoch, a training pass's losses)
         self._knn_memo: dict[int, tuple[np.ndarray, np.ndarray]] = {}
@@ -218,9 +218,9 @@ class Visualization:
         if epoch not in self._knn_memo:
             reps = np.asarray(self.dynamics.representations(epoch))
             self._knn_memo[epoch] = nearest_neighbors(reps, self.config.graph.n_neighbors, seed=self.config.seed)
-            first = self.dynamics.epochs[0]
-            while len(self._knn_memo) > 2 + (first in self._knn_memo and epoch != first):
-                del self._knn_memo[next(e for e in self._knn_memo if e != first)]
+            keep = {self.dynamics.epochs[0], *list(self._knn_memo)[-2:]}  # the first, the one before, this one
+            for old in [e for e in self._knn_memo if e not in keep]:
+                del self._knn_memo[old]
         return self._knn_memo[epoch]
 
     def _temporal_strength(self, epoch: int, previous: EpochResult | None) -> np.ndarray | None:
@@ -241,7 +241,7 @@ class Visualization:
         if not may_compute:
             result = self.store.get(key)
             if result is not None:
-                self.touched_[key] = result
+                self.keys_.add(key)
             return result, True
 
         def computed() -> EpochResult:
@@ -252,7 +252,7 @@ class Visualization:
         result, cached = self.store.get_or_compute(key, computed, store=lambda _: not stop())
         if stop() and not cached:
             return None, False
-        self.touched_[key] = result
+        self.keys_.add(key)
         return result, cached
 
     def _embed(self, visualizer, epoch: int) -> dict[str, np.ndarray]:
