@@ -114,3 +114,5 @@ def test_only_records_chosen_epochs_of_the_same_run(tmp_path, small_run):
     np.testing.assert_array_equal(some.head(5)(some.representations(5)), whole.head(5)(whole.representations(5)))
     with pytest.raises(ValueError, match="only"):
         make_synthetic(tmp_path / "late", config=SMALL, only=[SMALL.epochs + 1])
+    with pytest.raises(ValueError, match="not both"):
+        make_synthetic(tmp_path / "both", config=SMALL, until=3, only=[1, 2])

@@ -47,6 +47,7 @@ from . import runformat
 from .._checks import check_field, check_int, check_real
 from .._io import sha256_bytes
 from ..cachedir import resolve_cache_dir
+from ..errors import ConfigError
 from .recorder import Recorder
 
 GENERATOR_VERSION = 1  # part of the cache key: bump when a change makes the same config give other data
@@ -314,6 +315,8 @@ def make_synthetic(out: str | os.PathLike, *, config: SyntheticConfig = Syntheti
     Path
         The run folder. Each epoch's metrics hold the head's ``loss``, ``train_acc`` and ``test_acc``.
     """
+    if until is not None and only is not None:
+        raise ConfigError("make_synthetic: pass 'until' (epochs 1 to until) or 'only' (chosen epochs), not both.")
     wanted = [until] if until is not None else list(only or [config.epochs])
     for epoch in wanted:
         check_int(epoch, "until" if until is not None else "only", owner="make_synthetic", low=1, high=config.epochs,
