@@ -193,7 +193,7 @@ def bench_run(name: str, dynamics, arguments: argparse.Namespace, config, epochs
     from ttv_core.fit.alignment import align_to
     from ttv_core.run.cli import parse_epochs
     from ttv_core.evaluate.figures import temporal_figures
-    from ttv_core.run.visualize import chain_basis
+    from ttv_core.run.visualize import is_keyframe_index
 
     epochs = parse_epochs(epochs_text, dynamics.epochs)
     print(f"{name}: {dynamics!r}, comparing epochs {epochs[0]}-{epochs[-1]}", file=sys.stderr, flush=True)
@@ -206,7 +206,7 @@ def bench_run(name: str, dynamics, arguments: argparse.Namespace, config, epochs
         index = dynamics.epochs.index(epoch)
         row.update(seconds=seconds[epoch], umap_seconds=umap_fits[epoch][0],
                    move=movement(dynamics, visualization, epoch),
-                   stretch_start=index > 1 and chain_basis(index, config.layout.stretch_epochs) == 0,
+                   stretch_start=index > 0 and is_keyframe_index(index, config.layout.stretch_epochs),
                    rotation=None if rotation is None else rotation.angle_degrees,
                    reflection=None if rotation is None else rotation.reflection)
         rows.append(row)

@@ -34,9 +34,10 @@ def _same_maps(one: Visualization, other: Visualization) -> None:
 
 def test_stretches_group_what_the_asked_epochs_need():
     epochs = list(range(1, 11))
-    assert stretches_of(epochs, epochs, 4) == [[2, 3, 4], [5, 6, 7, 8], [9, 10]]
-    assert stretches_of(epochs, [7], 4) == [[5, 6, 7]]
+    assert stretches_of(epochs, epochs, 4) == [(1, [2, 3, 4]), (5, [6, 7, 8]), (9, [10])]
+    assert stretches_of(epochs, [7], 4) == [(5, [6, 7])]
     assert stretches_of(epochs, [1], 4) == []
+    assert stretches_of(epochs, [3], 0) == [(1, [2, 3])]  # one chain: one stretch
 
 
 def test_a_slice_holds_its_epochs_only_and_keeps_the_runs_epoch_list(dynamics):
@@ -51,7 +52,7 @@ def test_local_processes_store_the_same_maps_as_one_process(dynamics, sequential
     landed = []
     fanned = fit_parallel(Visualization(dynamics, "proxy", FAST, tmp_path), backend="loky", jobs=2,
                           on_stretch_end=landed.append)
-    assert sorted(landed) == [[2], [3, 4]]
+    assert sorted(landed) == [[2], [4]]  # epoch 3 is a keyframe: fitted here, after epoch 1
     _same_maps(fanned, sequential)
     again = []
     fit_parallel(Visualization(dynamics, "proxy", FAST, tmp_path), on_stretch_end=again.append)
@@ -68,10 +69,13 @@ def test_a_dask_cluster_stores_the_same_maps_as_one_process(dynamics, sequential
 
 
 def test_al_fans_out_too(dynamics, tmp_path_factory):
-    plain = Visualization(dynamics, "al", FAST, tmp_path_factory.mktemp("al")).fit([4])
-    fanned = fit_parallel(Visualization(dynamics, "al", FAST, tmp_path_factory.mktemp("al-fan")), [4],
-                          backend="sequential")
-    np.testing.assert_array_equal(plain.results_[4].embeddings["train"], fanned.results_[4].embeddings["train"])
+    plain = Visualization(dynamics, "al", FAST, tmp_path_factory.mktemp("al")).fit([2, 4])
+    landed = []
+    fanned = fit_parallel(Visualization(dynamics, "al", FAST, tmp_path_factory.mktemp("al-fan")), [2, 4],
+                          backend="sequential", on_stretch_end=landed.append)
+    assert landed == [[2], [4]]  # two stretches: through joblib, not the plain fit
+    for epoch in (2, 4):
+        np.testing.assert_array_equal(plain.results_[epoch].embeddings["train"], fanned.results_[epoch].embeddings["train"])
 
 
 def test_bad_backends_are_clear_errors(dynamics, tmp_path):

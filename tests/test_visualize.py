@@ -81,17 +81,19 @@ def test_chain_starts_at_the_first_epoch_so_results_do_not_depend_on_the_range(d
     np.testing.assert_array_equal(whole.results_[3].embeddings["train"], late.results_[3].embeddings["train"])
 
 
-def test_chain_basis_restarts_each_stretch_from_the_first_epoch():
-    assert [chain_basis(i, 3) for i in range(8)] == [None, 0, 1, 0, 3, 4, 0, 6]
+def test_chain_basis_starts_each_stretch_from_the_keyframe_before():
+    assert [chain_basis(i, 3) for i in range(8)] == [None, 0, 1, 0, 3, 4, 3, 6]
     assert [chain_basis(i, 0) for i in range(4)] == [None, 0, 1, 2]
     epochs = list(range(1, 201))
-    assert chain_of(epochs, [190], 20) == [1, *range(181, 191)]  # 11 fits, not 190
-    assert chain_of(epochs, [5, 190], 20) == [1, 2, 3, 4, 5, *range(181, 191)]
+    keyframes = list(range(1, 182, 20))  # 1, 21, ..., 181
+    assert chain_of(epochs, [190], 20) == [*keyframes, *range(182, 191)]  # 19 fits, not 190
+    assert chain_of(epochs, [5, 190], 20) == [1, 2, 3, 4, 5, *keyframes[1:], *range(182, 191)]
+    assert chain_of(epochs, [190], 20, known=(181,)) == list(range(182, 191))  # a worker given its keyframe
     assert chain_of(epochs, [190], 0) == list(range(1, 191))
     assert chain_of([2, 4, 6, 8], [8], 2) == [2, 6, 8]  # positions in the run, not epoch numbers
 
 
-def test_a_late_epoch_computes_only_its_stretch_and_the_first_epoch(dynamics, tmp_path):
+def test_a_late_epoch_computes_only_its_stretch_and_the_keyframes(dynamics, tmp_path):
     config = FAST.replace(stretch_epochs=2)
     seen, report = _statuses(None)
     late = Visualization(dynamics, "proxy", config, tmp_path).fit([4], on_epoch_end=report)

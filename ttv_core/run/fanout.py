@@ -1,8 +1,9 @@
 """Fitting a run's stretches in parallel, on local processes or a cluster (joblib backends).
 
-A chain's stretches (:func:`~ttv_core.run.visualize.chain_basis`) depend on the run's first epoch
-only, so once that map exists they can be fitted side by side. :func:`fit_parallel` does so through
-``joblib.Parallel`` under the backend the user picks:
+A chain's stretches (:func:`~ttv_core.run.visualize.chain_basis`) depend on their keyframe only, so
+once the keyframes' chain is fitted (one fit every ``stretch_epochs`` epochs, here) the stretches can
+be fitted side by side. :func:`fit_parallel` does so through ``joblib.Parallel`` under the backend the
+user picks:
 
 - ``"loky"`` (default): local worker processes;
 - ``"dask"``: a Dask cluster, ``scheduler="tcp://host:8786"`` (needs ``pip install ttv[dask]``);
@@ -11,8 +12,8 @@ only, so once that map exists they can be fitted side by side. :func:`fit_parall
 
 Workers need no shared disk: a task sent to a cluster carries its stretch's data (:class:`EpochSlice`:
 the arrays of those epochs, their heads and fingerprints; local processes read the run from disk),
-and every task gets the first epoch's results, fits in a cache of its own in a temporary folder, and
-returns the new results; the driver alone writes the user's cache.
+and every task gets its keyframe's map, fits in a cache of its own in a temporary folder, and returns
+the new results; the driver alone writes the user's cache.
 A result is a pure function of its key, so every backend stores the same maps (on CPUs, with one
 thread per fit; tests/test_fanout.py compares a ``LocalCluster``'s with this process's).
 """
@@ -30,7 +31,7 @@ from ..data.dynamics import SPLITS, TrainingDynamics
 from ..data.head import Head
 from ..errors import ConfigError
 from .store import ResultStore
-from .visualize import Visualization, chain_basis, chain_of
+from .visualize import EpochResult, Visualization, chain_of, is_keyframe_index
 
 SCHEDULER_TIMEOUT = 30  # seconds to reach a Dask scheduler before giving up with a message
 
@@ -74,28 +75,24 @@ class EpochSlice(TrainingDynamics):
         return self._fingerprints[self._held(epoch)]
 
 
-def stretches_of(run_epochs: list[int], asked: list[int], stretch_epochs: int) -> list[list[int]]:
-    """The epochs ``asked`` needs past the first, grouped by the stretch they belong to (each in order)."""
+def stretches_of(run_epochs: list[int], asked: list[int], stretch_epochs: int) -> list[tuple[int, list[int]]]:
+    """The epochs ``asked`` needs, other than keyframes, grouped by stretch: (its keyframe, its epochs in order)."""
     groups: dict[int, list[int]] = {}
-    for epoch in chain_of(run_epochs, asked, stretch_epochs)[1:]:
+    for epoch in chain_of(run_epochs, asked, stretch_epochs):
         index = run_epochs.index(epoch)
-        while chain_basis(index, stretch_epochs) not in (0, None):
-            index -= 1
-        groups.setdefault(index, []).append(epoch)
-    return [groups[start] for start in sorted(groups)]
+        if not is_keyframe_index(index, stretch_epochs):
+            keyframe = index - index % stretch_epochs if stretch_epochs else 0  # 0: one stretch, from the first epoch
+            groups.setdefault(run_epochs[keyframe], []).append(epoch)
+    return sorted(groups.items())
 
 
-def fit_stretch(data: EpochSlice, method: str, config: VisConfig, runtime: Runtime, seeds: dict[str, Any],
+def fit_stretch(data: EpochSlice, method: str, config: VisConfig, runtime: Runtime, start: EpochResult,
                 epochs: list[int]) -> dict[str, Any]:
-    """Fit ``epochs`` (one stretch) on a worker: returns {cache key: result} of what it computed.
-
-    ``seeds``: the first epoch's results by key, put into the worker's own temporary cache first.
-    """
+    """Fit ``epochs`` (one stretch, after the keyframe whose chained map is ``start``) on a worker:
+    returns {cache key: result} of what it computed."""
     with tempfile.TemporaryDirectory(prefix="ttv-stretch-") as folder, ResultStore(folder) as store:
-        for key, value in seeds.items():
-            store.put(key, value)
-        Visualization(data, method, config, folder, runtime).fit(epochs)
-        return {key: store.get(key) for key in store.keys() if key not in seeds}
+        Visualization(data, method, config, folder, runtime).fit(epochs, start=start)
+        return {key: store.get(key) for key in store.keys()}
 
 
 @contextmanager
@@ -133,7 +130,7 @@ def fit_parallel(visualization: Visualization, epochs: list[int] | None = None, 
     """``visualization.fit(epochs)``, its uncached stretches fitted side by side; returns it, fitted.
 
     Where they run is ``visualization.runtime``'s ``backend``, ``jobs`` (0: as many as the backend
-    has) and ``scheduler``, or ``runtime``'s keywords over them. The first epoch is fitted here; each
+    has) and ``scheduler``, or ``runtime``'s keywords over them. The keyframes are fitted here; each
     stretch then goes to a worker; their results land in this process's cache, from which the final
     ``fit`` reads everything. ``on_stretch_end(epochs)`` is called as each stretch's results land.
     With ``jobs=1``, or one stretch to fit, all is fitted here, one epoch after the other, as
@@ -143,22 +140,24 @@ def fit_parallel(visualization: Visualization, epochs: list[int] | None = None, 
 
     settings = visualization.runtime.replace(**runtime)  # checks backend and scheduler
     backend, scheduler, n_jobs = settings.backend, settings.scheduler, settings.jobs or -1
-    dynamics, config = visualization.dynamics, visualization.config
+    dynamics, config, stretch_epochs = visualization.dynamics, visualization.config, visualization.config.layout.stretch_epochs
     run_epochs = list(dynamics.epochs)
     asked = sorted(dynamics.check_epoch(e) for e in (epochs or run_epochs))
-    todo = [stretch for stretch in stretches_of(run_epochs, asked, config.layout.stretch_epochs)
+    todo = [(keyframe, stretch) for keyframe, stretch in stretches_of(run_epochs, asked, stretch_epochs)
             if Visualization(dynamics, visualization.method, config, visualization.cache_dir).fit(
                 stretch, compute=False).missing_]
     if n_jobs == 1 or len(todo) <= 1:
         return visualization.fit(asked, on_epoch_end=on_epoch_end)
     with _backend(backend, scheduler):  # connected first: an unreachable cluster fails before any fit
-        first = visualization.fit([run_epochs[0]], on_epoch_end=on_epoch_end)
-        seeds = {key: visualization.store.get(key) for key in first.keys_}
-        tasks = (joblib.delayed(fit_stretch)(_task_data(dynamics, [run_epochs[0], *stretch], backend),
-                                             visualization.method, config, visualization.runtime, seeds, stretch)
-                 for stretch in todo)
+        keyframes = [e for e in chain_of(run_epochs, asked, stretch_epochs)
+                     if is_keyframe_index(run_epochs.index(e), stretch_epochs)]
+        fitted = visualization.fit(keyframes, on_epoch_end=on_epoch_end)  # the keyframes' chain, here
+        starts = {keyframe: visualization.store.get(fitted.chained_keys_[keyframe]) for keyframe, _ in todo}
+        tasks = (joblib.delayed(fit_stretch)(_task_data(dynamics, [keyframe, *stretch], backend),
+                                             visualization.method, config, visualization.runtime, starts[keyframe], stretch)
+                 for keyframe, stretch in todo)
         results = joblib.Parallel(n_jobs=n_jobs, return_as="generator")(tasks)
-        for stretch, computed in zip(todo, results):
+        for (_, stretch), computed in zip(todo, results):
             for key, value in computed.items():
                 visualization.store.put(key, value)
             if on_stretch_end is not None:

@@ -9,9 +9,10 @@
 
 Epoch e's map is warm-started from epoch e-1's (and anchored to it by DVI's temporal loss), so the
 animation does not jump, rotate or mirror. The epochs fall into *stretches* of ``stretch_epochs``
-(:func:`chain_basis`): a stretch's first epoch starts from the run's first epoch's map instead, so
-asking for epoch 190 computes epoch 1 and epochs 181-190, not all 190, and stretches are independent
-of each other once epoch 1 is there. A result is a pure function of (data, method, config, epoch).
+(:func:`chain_basis`): a stretch's first epoch (a *keyframe*) starts from the keyframe one stretch
+earlier instead, so asking for epoch 190 computes the keyframes 1, 21, ..., 181 and epochs 182-190,
+not all 190, and once the keyframes are there the stretches are independent of each other.
+A result is a pure function of (data, method, config, epoch).
 Every result is stored in the cache (:mod:`ttv_core.run.store`) under a key that includes the key of
 the result it started from, so a killed run resumes where it stopped and a finished one recomputes
 nothing.
@@ -83,23 +84,29 @@ class EpochProgress:
 def chain_basis(index: int, stretch_epochs: int) -> int | None:
     """Index (among the run's epochs) of the result the ``index``-th epoch's map starts from; None for the first.
 
-    The epoch before, except at the start of a stretch (every ``stretch_epochs``-th epoch; 0: never),
-    which starts from the first epoch's map: one reference for every stretch, so that the stretches
-    share its orientation and arrangement (each is placed where the reference had the samples) and
-    any epoch is at most ``stretch_epochs`` fits past the first.
+    The epoch before, except at a keyframe (every ``stretch_epochs``-th epoch; 0: never), which starts
+    from the keyframe before it: the keyframes form a chain of their own with steps of ``stretch_epochs``,
+    so a stretch starts near where the one before it ended (rather than from a map of the run's start),
+    and any epoch is at most ``index // stretch_epochs + stretch_epochs`` fits past the first.
     """
     if index == 0:
         return None
-    return 0 if stretch_epochs and index % stretch_epochs == 0 else index - 1
+    return index - stretch_epochs if is_keyframe_index(index, stretch_epochs) else index - 1
 
 
-def chain_of(run_epochs: list[int], asked: list[int], stretch_epochs: int) -> list[int]:
-    """The epochs whose maps ``asked`` needs, in an order where each comes after its basis (ascending)."""
+def is_keyframe_index(index: int, stretch_epochs: int) -> bool:
+    """Whether the ``index``-th epoch of the run starts a stretch (the first epoch always does)."""
+    return index == 0 or bool(stretch_epochs) and index % stretch_epochs == 0
+
+
+def chain_of(run_epochs: list[int], asked: list[int], stretch_epochs: int, known: tuple[int, ...] = ()) -> list[int]:
+    """The epochs whose maps ``asked`` needs, in an order where each comes after its basis (ascending);
+    the walk back stops at the ``known`` epochs (results at hand), which are not listed."""
     position = {epoch: index for index, epoch in enumerate(run_epochs)}
     needed: set[int] = set()
     for epoch in asked:
         index = position[epoch]
-        while index is not None and run_epochs[index] not in needed:
+        while index is not None and run_epochs[index] not in needed and run_epochs[index] not in known:
             needed.add(run_epochs[index])
             index = chain_basis(index, stretch_epochs)
     return sorted(needed)
@@ -149,16 +156,20 @@ class Visualization:
         should_stop: Callable[[], bool] | None = None,
         compute: bool = True,
         on_pass_end: Callable[[int, dict[str, float]], None] | None = None,
+        start: EpochResult | None = None,
     ) -> "Visualization":
         """Compute (or read) the maps of ``epochs`` (default: all); returns self.
 
         Sets ``epochs_`` (what was asked), ``results_`` (epoch -> EpochResult, for every epoch
         computed on the way), ``missing_`` (asked epochs not in ``results_``), ``extent_`` (one frame
         for all asked epochs that have a map), ``cancelled_`` and ``keys_`` (the cache keys of every
-        result read or computed, the chained proxy maps of "al" included). ``should_stop()`` is polled during
+        result read or computed, the chained proxy maps of "al" included), ``chained_keys_`` (epoch -> the
+        key of its chained map: the proxy map under "al", the map itself otherwise). ``should_stop()`` is polled during
         training; an epoch cut short is neither kept nor stored. With ``compute=False`` nothing is
         trained: the maps already in the cache are read, up to the first epoch that is not there
-        (the dashboard's views use this while a background job fills the cache).
+        (the dashboard's views use this while a background job fills the cache). ``start``: a keyframe's
+        chained result at hand (a worker fitting one stretch, :mod:`ttv_core.run.fanout`): the chain
+        walks back to it instead of to the first epoch.
         """
         if self.config.graph.n_neighbors >= self.dynamics.n_train:
             raise ConfigError(
@@ -166,24 +177,25 @@ class Visualization:
                 f"training samples. Use --n-neighbors / VisConfig.of(n_neighbors=...) of at most {self.dynamics.n_train - 1}."
             )
         asked = sorted(self.dynamics.check_epoch(e) for e in (epochs or self.dynamics.epochs))
-        chain = chain_of(list(self.dynamics.epochs), asked, self.config.layout.stretch_epochs)
-        self.epochs_, self.results_, self.cancelled_, self.keys_ = asked, {}, False, set()
+        given = {} if start is None else {start.epoch: start}
+        chain = chain_of(list(self.dynamics.epochs), asked, self.config.layout.stretch_epochs, tuple(given))
+        self.epochs_, self.results_, self.cancelled_, self.keys_, self.chained_keys_ = asked, {}, False, set(), {}
         stop = should_stop or (lambda: False)
         self._on_pass_end = on_pass_end or (lambda epoch, losses: None)  # (epoch, a training pass's losses)
         self._knn_memo: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         with cpu_threads(resolve_device(self.runtime.device), self.runtime.cpu_threads):
-            self._fit_chain(chain, stop, on_epoch_start, on_epoch_end, compute)
+            self._fit_chain(chain, given, stop, on_epoch_start, on_epoch_end, compute)
         self.missing_ = [e for e in asked if e not in self.results_]
         done = [self.results_[e].embeddings["train"] for e in asked if e in self.results_]
         self.extent_ = extent_of(done) if done else None
         return self
 
-    def _fit_chain(self, chain, stop, on_epoch_start, on_epoch_end, compute) -> None:
+    def _fit_chain(self, chain, given, stop, on_epoch_start, on_epoch_end, compute) -> None:
         """Read or compute the chained results of ``chain`` in order (see :meth:`fit`)."""
-        run_epochs = list(self.dynamics.epochs)
-        chained_results: dict[int, EpochResult] = {}  # the chained result (proxy for "proxy" and "al") by epoch
+        run_epochs, stretch = list(self.dynamics.epochs), self.config.layout.stretch_epochs
+        chained_results: dict[int, EpochResult] = dict(given)  # the chained result (proxy for "proxy" and "al") by epoch
         for index, epoch in enumerate(chain, start=1):
-            basis = chain_basis(run_epochs.index(epoch), self.config.layout.stretch_epochs)
+            basis = chain_basis(run_epochs.index(epoch), stretch)
             previous = None if basis is None else chained_results[run_epochs[basis]]
             if stop():
                 self.cancelled_ = True
@@ -201,9 +213,10 @@ class Visualization:
             if result is None:  # cancelled mid-epoch (nothing of it was kept), or not cached in a read-only fit
                 self.cancelled_ = compute
                 break
-            self.results_[epoch], chained_results[epoch] = result, chained
-            for done in [e for e in chained_results if e not in (run_epochs[0], epoch)]:
-                del chained_results[done]  # later epochs start from the first epoch's or this one's
+            self.results_[epoch], chained_results[epoch], self.chained_keys_[epoch] = result, chained, chained.key
+            keyframe = max((e for e in chained_results if is_keyframe_index(run_epochs.index(e), stretch)), default=None)
+            for done in [e for e in chained_results if e not in (keyframe, epoch)]:
+                del chained_results[done]  # later epochs start from this one or from the latest keyframe
             if on_epoch_end is not None:
                 status = "cached" if cached else "computed"
                 on_epoch_end(EpochProgress(epoch, index, len(chain), status, time.perf_counter() - start))
@@ -213,12 +226,15 @@ class Visualization:
 
         Computed once per fitted epoch: the proxy graph uses it, and the next epoch's temporal
         strength compares it with its own (the kNN is the largest cost of a graph on a large run).
-        Kept: the last two, and the first epoch's (every stretch starts from it); a cached epoch costs nothing.
+        Kept: the last two, and the latest keyframe's (the next keyframe starts from it); a cached epoch
+        costs nothing.
         """
         if epoch not in self._knn_memo:
             reps = np.asarray(self.dynamics.representations(epoch))
             self._knn_memo[epoch] = nearest_neighbors(reps, self.config.graph.n_neighbors, seed=self.config.seed)
-            keep = {self.dynamics.epochs[0], *list(self._knn_memo)[-2:]}  # the first, the one before, this one
+            run_epochs, stretch = list(self.dynamics.epochs), self.config.layout.stretch_epochs
+            keyframes = [e for e in self._knn_memo if is_keyframe_index(run_epochs.index(e), stretch)]
+            keep = {*keyframes[-1:], *list(self._knn_memo)[-2:]}  # the latest keyframe, the one before, this one
             for old in [e for e in self._knn_memo if e not in keep]:
                 del self._knn_memo[old]
         return self._knn_memo[epoch]
@@ -370,8 +386,8 @@ def load_visualizer(path, method: str, epoch: int, *, cache_dir=None, trust_code
                     config: VisConfig | None = None) -> Visualizer | None:
     """The fitted visualizer of ``epoch`` for the run at ``path``, from the cache or computed now.
 
-    The epochs its map starts from are computed too (once): the first epoch's and those before it in
-    its stretch (see :func:`chain_basis`). Returns None for ``method="umap"``, which has no inverse.
+    The epochs its map starts from are computed too (once): the keyframes before it and the epochs
+    before it in its stretch (see :func:`chain_basis`). Returns None for ``method="umap"``, which has no inverse.
     """
     from ..data.load import load_dynamics
 
