@@ -70,6 +70,15 @@ class Server:
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
 
+    def peak_memory_mb(self) -> float | None:
+        """The server process's peak resident memory so far (Linux's VmHWM), None where unknown."""
+        try:
+            status = Path(f"/proc/{self.process.pid}/status").read_text()
+        except OSError:
+            return None
+        line = next((line for line in status.splitlines() if line.startswith("VmHWM:")), None)
+        return None if line is None else int(line.split()[1]) / 1024
+
 
 @contextlib.contextmanager
 def streamlit_server(cache_dir: Path | str, *, env: dict[str, str] | None = None, timeout: float = 60.0) -> Iterator[Server]:
@@ -153,6 +162,14 @@ def frame_state(page) -> dict[str, int | None]:
     values = page.locator(FRAME).evaluate(
         "canvas => [canvas.dataset.epoch, canvas.dataset.frames, canvas.dataset.ready]")
     return {name: None if value in (None, "") else int(value) for name, value in zip(("epoch", "frames", "ready"), values)}
+
+
+def wait_first_picture(page, timeout: float = 60.0) -> float:
+    """Wait until the player shows a frame (``data-painted`` set: the epoch shown has its picture);
+    returns the seconds waited."""
+    start = time.perf_counter()
+    page.locator(f'{FRAME}[data-painted]:not([data-painted=""])').wait_for(state="attached", timeout=timeout * 1000)
+    return time.perf_counter() - start
 
 
 def wait_player_ready(page, timeout: float = 60.0) -> float:

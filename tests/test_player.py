@@ -35,11 +35,11 @@ def test_player_data_packs_positions_predictions_and_selection(small_demo):
     rng = np.random.default_rng(0)
     embeddings = {e: {"train": rng.normal(size=(300, 2)), "test": rng.normal(size=(100, 2))} for e in (1, 2)}
     samples = [("train", 4), ("train", 9), ("test", 0)]
-    data = player_data(epochs=[1, 2], frames=[b"a", b"b"], embeddings=embeddings, predictions=predictions,
+    data = player_data(epochs=[1, 2], frames=["/media/a.png", "/media/b.png"], embeddings=embeddings, predictions=predictions,
                        samples=samples, extent=Extent(-5.0, -5.0, 5.0, 5.0), size=200, epoch=2,
                        classes=list(dynamics.classes), selected={"test": [0], "train": [100]},
-                       thumbnails={("train", 9): b"png"})
-    assert data["epochs"] == [1, 2] and data["epoch"] == 2 and len(data["frames"]) == 2
+                       thumbnails={("train", 9): "/media/t.png"})
+    assert data["epochs"] == [1, 2] and data["epoch"] == 2 and data["frames"] == ["/media/a.png", "/media/b.png"]
     points = data["points"]
     assert points["n"] == 3 and points["index"] == [4, 9, 0] and points["split"] == [0, 0, 1]
     xy = unpack(points["xy"], np.uint16).reshape(2, 3, 2)
@@ -49,7 +49,7 @@ def test_player_data_packs_positions_predictions_and_selection(small_demo):
     confidence = unpack(points["confidence"], np.uint8).reshape(2, 3)
     assert confidence[1, 0] == round(100 * float(predictions["train"].confidence[1, 4]))
     assert data["selected"] == [2]  # train 100 is not interactive here
-    assert points["thumbs"][0] == "" and points["thumbs"][1].startswith("data:image/png;base64,")
+    assert points["thumbs"][0] == "" and points["thumbs"][1] == "/media/t.png"
     assert len(data["palette"]) == len(dynamics.classes)
 
 

@@ -5,7 +5,7 @@ a fit in a worker process of its own (spawned, so torch's thread settings, its s
 compilation stay out of the server, a crash cannot take the server down, and Stop ends it within about
 a second), relayed by a thread that turns the process's messages into the job's progress; figures on
 a worker thread. Jobs are keyed by what they compute (run, method, epochs, configuration), so two sessions
-asking for the same work share one job instead of doing it twice. Two kinds:
+asking for the same work share one job instead of doing it twice. The kinds:
 
 - :class:`Job` fits a run's maps (minutes). One worker: the target machine has two cores and
   training already keeps one busy.
@@ -13,15 +13,14 @@ asking for the same work share one job instead of doing it twice. Two kinds:
   second per demo epoch for proxy and umap, one to two seconds for al: too long to block a page).
   It has a worker of its own, so the figures of the epochs trained so far do not wait for training
   to end.
+- :class:`ttv_core.app.framejob.FrameJob` renders the animation's frames (seconds per epoch on a large
+  run), on a worker of its own too.
 """
 
 from __future__ import annotations
 
-import ast
-import functools
 import multiprocessing
 import queue
-import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -32,7 +31,7 @@ from ttv_core import TTVError
 from ttv_core.config import Runtime, VisConfig
 from ttv_core.run.visualize import EpochProgress, Visualization
 
-from .worker import STOP_GRACE, _fit_in_worker
+from .worker import STOP_GRACE, _fit_in_worker, serialize_ast_parse
 
 JobKey = tuple[str, str, tuple[int, ...], str]
 FigureKey = tuple[str, str, str, tuple[int, ...], str]
@@ -287,28 +286,6 @@ def time_left(jobs: list[_Work]) -> float | None:
     return sum(job.eta if job.seconds else overall * (job.total - job.completed) for job in jobs if job.active)
 
 
-# CPython before 3.11.8 and 3.12.2 counts the AST constructor's recursion depth in global state, so two
-# threads in ``ast.parse`` at once can fail with "SystemError: AST constructor recursion depth mismatch"
-# (python/cpython#106905). With jobs that happens: numba parses every function it compiles (umap-learn,
-# pynndescent) while Streamlit parses a page script for its first run.
-AST_PARSE_RACES = sys.version_info < (3, 11, 8) or (3, 12) <= sys.version_info < (3, 12, 2)
-
-
-def serialize_ast_parse() -> None:
-    """On those versions, let one thread at a time into ``ast.parse`` (idempotent, process-wide)."""
-    if not AST_PARSE_RACES or getattr(ast.parse, "_ttv_serialized", False):
-        return
-    parse, lock = ast.parse, threading.RLock()  # re-entrant: a finalizer run by the GC mid-parse may parse too
-
-    @functools.wraps(parse)
-    def serialized(*args: Any, **kwargs: Any) -> Any:
-        with lock:
-            return parse(*args, **kwargs)
-
-    serialized._ttv_serialized = True
-    ast.parse = serialized
-
-
 class JobRegistry:
     """Process-wide jobs by key: fits one at a time on a worker thread, evaluations on another.
 
@@ -323,6 +300,7 @@ class JobRegistry:
         serialize_ast_parse()  # before any worker thread exists
         self._pool = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="ttv-job")
         self._figure_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ttv-figures")
+        self._frame_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ttv-frames")
         self._lock = threading.Lock()
         self._jobs: dict[tuple, Job | FigureJob] = {}
         self.keep_finished = keep_finished
@@ -343,7 +321,7 @@ class JobRegistry:
         By kind, so that the many short figure jobs never push a fit out before its page has shown it.
         """
         finished = sorted((job for job in self._jobs.values() if not job.active), key=lambda job: job.finished or 0)
-        for kind in (Job, FigureJob):
+        for kind in {type(job) for job in finished}:
             same = [job for job in finished if type(job) is kind]
             for job in same[: max(0, len(same) - self.keep_finished)]:
                 del self._jobs[job.key]
@@ -383,19 +361,32 @@ class JobRegistry:
     def evaluate(self, visualization: Visualization) -> FigureJob:
         """The figure job of ``visualization``'s maps (fitted, e.g. with ``compute=False``): the existing
         one unless it was stopped, else a new one that starts with the cached figures."""
-        key = figure_key(visualization)
+        return self.background(figure_key(visualization), lambda: FigureJob(figure_key(visualization),
+                                                                            cached_figures(visualization)), visualization)
+
+    def background(self, key: tuple, make: Callable[[], _Work], *args: Any) -> Any:
+        """The job for ``key`` unless it was stopped, else ``make()`` (which may read the disk: it is
+        called outside the lock every page polls) run with ``args`` on the worker thread of its kind
+        (figures and frames have one each, so neither waits for the other nor for a fit)."""
         existing = self.get(key)
         if existing is not None and existing.status in FIGURE_REUSABLE:
             return existing
-        figures = cached_figures(visualization)  # reads the disk: not under the lock every page polls
+        made = make()
         with self._lock:
             job = self._jobs.get(key)
             if job is not None and job.status in FIGURE_REUSABLE:  # another session made it meanwhile
                 return job
-            job = FigureJob(key, figures, _changed=self._forget)
-            self._jobs[key] = job
-            self._figure_pool.submit(job._run, visualization)
-            return job
+            made._changed = self._forget
+            self._jobs[key] = made
+            pool = self._figure_pool if isinstance(made, FigureJob) else self._frame_pool
+            pool.submit(made._run, *args)
+            return made
+
+    def stop_where(self, unwanted: Callable[[tuple], bool]) -> None:
+        """Stop every active job whose key is ``unwanted`` (e.g. frames of a window no page shows now)."""
+        with self._lock:
+            for job in [job for key, job in self._jobs.items() if job.active and unwanted(key)]:
+                job.stop()
 
     def shutdown(self) -> None:
         """Stop every job and wait for the workers (tests; the server keeps its registry)."""
@@ -405,3 +396,4 @@ class JobRegistry:
             job.stop()
         self._pool.shutdown(wait=True)
         self._figure_pool.shutdown(wait=True)
+        self._frame_pool.shutdown(wait=True)

@@ -6,19 +6,22 @@
 // nearest dot among the "interactive" samples Python sent (all of them for small runs, a sample
 // plus the selection for large ones) and shows its details.
 //
-// Python -> JS (data): epochs, frames (data URLs), frames_id, size, epoch, points {...}, points_id,
+// Python -> JS (data): epochs, frames (URLs), frames_id, size, epoch, points {...}, points_id,
 //   selected (positions in points), selection_id, classes, palette. frames / points are null when
 //   the player said it holds those ids already (every rerun sends the data again: this keeps it small).
 // JS -> Python (state): "epoch" when playback pauses or the slider is released; "selection" as a
 //   list of "split:index" strings after a click or a box; "held", the frames_id and points_id it holds.
 // The DOM contract used by the browser test and the benchmark: canvas.ttv-frame with data-epoch,
-// data-frames (frames drawn so far) and data-ready="1" once every frame is decoded;
+// data-frames (frames drawn so far), data-painted (the epoch whose frame is on the canvas, "" while it
+// loads) and data-ready="1" once every frame is decoded;
 // button.ttv-play ("Play" / "Pause"), input.ttv-epoch-slider, select.ttv-speed, .ttv-epoch.
 
 const SPEEDS = [1, 2, 4, 8, 15, 30]; // epochs per second
 const HOVER_RADIUS = 9; // pixels of the frame within which a dot counts as hovered
 const DRAG_MIN = 4; // pixels the mouse must move for a press to become a box
 const NO_POSITION = 65535; // a dot outside the frame
+const NO_PREDICTION = 255; // an epoch whose predictions were not sent yet
+const FETCHES_AT_ONCE = 4; // frame requests in flight (browsers open about 6 connections per host)
 
 function decode(base64, Type) {
   const bytes = Uint8Array.from(atob(base64 || ""), (c) => c.charCodeAt(0));
@@ -117,20 +120,39 @@ class Player {
     }
   }
 
+  // Fetch the frames, the epoch to show first and then outward from it, a few at a time: the first
+  // picture waits for one frame, not for the whole run's (a 200-epoch run's frames are tens of MB).
+  // A frame still rendering on the server has no URL yet (""); frames fetched before are kept by URL,
+  // so frames landing one by one never fetch the others again.
   loadFrames(data) {
     this.framesId = data.frames_id;
-    this.canvas.dataset.ready = "0";
-    let pending = data.frames.length;
-    this.images = data.frames.map((url) => {
+    const urls = data.frames;
+    this.frameUrls = urls;
+    const known = this.byUrl || new Map();
+    this.byUrl = new Map();
+    const first = Math.max(0, data.epochs.indexOf(data.epoch));
+    const order = [...urls.keys()].sort((a, b) => Math.abs(a - first) - Math.abs(b - first) || a - b);
+    const images = urls.map((url) => (url ? known.get(url) : undefined));
+    this.images = images;
+    urls.forEach((url, index) => { if (images[index]) this.byUrl.set(url, images[index]); });
+    const settled = () => images.every((image, index) => !urls[index] || (image && image.complete));
+    this.canvas.dataset.ready = settled() && urls.every(Boolean) ? "1" : "0";
+    const queue = order.filter((index) => urls[index] && !images[index]);
+    const fetchNext = () => {
+      if (this.images !== images || !queue.length) return; // newer frames replaced these
+      const index = queue.shift();
       const image = new Image();
-      image.onload = () => {
-        pending -= 1;
-        if (pending === 0) this.canvas.dataset.ready = "1";
-        this.draw();
+      image.onload = image.onerror = () => {
+        if (this.images !== images) return;
+        if (settled() && urls.every(Boolean)) this.canvas.dataset.ready = "1";
+        if (index === this.at) this.draw();
+        fetchNext();
       };
-      image.src = url;
-      return image;
-    });
+      image.src = urls[index];
+      images[index] = image;
+      this.byUrl.set(urls[index], image);
+    };
+    for (let k = 0; k < FETCHES_AT_ONCE; k++) fetchNext();
   }
 
   // -- drawing ------------------------------------------------------------------------------------
@@ -145,7 +167,8 @@ class Player {
     if (!data) return;
     const image = this.images[this.at];
     const size = data.size;
-    if (image && image.complete && image.naturalWidth) this.ctx.drawImage(image, 0, 0, size, size);
+    const loaded = Boolean(image && image.complete && image.naturalWidth);
+    if (loaded) this.ctx.drawImage(image, 0, 0, size, size);
     else {
       this.ctx.fillStyle = "#f6f6f6";
       this.ctx.fillRect(0, 0, size, size);
@@ -154,9 +177,11 @@ class Player {
     if (this.box) this.drawBox();
     const epoch = data.epochs[this.at];
     this.canvas.dataset.epoch = String(epoch);
+    this.canvas.dataset.painted = loaded ? String(epoch) : "";
     this.canvas.dataset.frames = String(++this.drawn);
     this.slider.value = String(this.at);
-    this.epochLabel.textContent = `Epoch ${epoch}`;
+    const waiting = this.frameUrls && !this.frameUrls[this.at] ? "rendering…" : "loading…";
+    this.epochLabel.textContent = loaded ? `Epoch ${epoch}` : `Epoch ${epoch} (${waiting})`;
   }
 
   drawTrails() {
@@ -280,12 +305,14 @@ class Player {
     const cell = this.at * p.n + point;
     const label = p.label[point];
     const predicted = p.predicted[cell];
+    const read = predicted !== NO_PREDICTION; // the epoch's predictions arrive with its frame
     const swatch = (c) => `<span class="ttv-swatch" style="background:${this.data.palette[c]}"></span>`;
     const name = (c) => escapeHtml(this.data.classes[c]);
     const thumb = p.thumbs && p.thumbs[point] ? `<img src="${escapeHtml(p.thumbs[point])}" alt="">` : "";
     this.tooltip.innerHTML = `${thumb}<div><b>#${p.index[point]}</b> · ${p.split[point] ? "test" : "training"}<br>`
-      + `label ${swatch(label)}${name(label)}<br>predicted ${swatch(predicted)}${name(predicted)}`
-      + `${predicted === label ? "" : " ✗"}<br>confidence ${p.confidence[cell]}%</div>`;
+      + `label ${swatch(label)}${name(label)}<br>`
+      + (read ? `predicted ${swatch(predicted)}${name(predicted)}${predicted === label ? "" : " ✗"}<br>`
+        + `confidence ${p.confidence[cell]}%` : "predicted: after this epoch's frame is rendered") + "</div>";
     const stage = this.canvas.getBoundingClientRect();
     this.tooltip.style.left = `${event.clientX - stage.left + 14}px`;
     this.tooltip.style.top = `${event.clientY - stage.top + 14}px`;

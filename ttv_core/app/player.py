@@ -3,7 +3,9 @@
 :func:`player_data` packs what the browser needs (pure Python, tested without a browser);
 :func:`show_player` mounts the custom component (``player.js`` / ``player.css`` next to this file).
 Frames are whole PNGs, so playback costs the browser one image swap per epoch whatever the number of
-points. Hover and selection work on the "interactive" samples: every shown sample for runs up to
+points. They travel by URL (:func:`media_urls`: Streamlit's media endpoint), not inside the page: the
+browser fetches the epoch shown first and the rest behind it, so a 200-epoch run's tens of MB of frames
+never sit in one websocket message. Hover and selection work on the "interactive" samples: every shown sample for runs up to
 ``MAX_INTERACTIVE``, else a fixed random sample of that size plus everything selected, whose pixel
 positions, predictions and confidences for every epoch travel as packed binary arrays.
 """
@@ -28,6 +30,7 @@ MAX_INTERACTIVE = 3000  # hover search and per-epoch positions stay light in the
 MAX_THUMBNAILS = 3000  # thumbnails ride along with the interactive samples up to this many
 DEFAULT_SPEED = 4  # epochs per second
 NO_POSITION = 65535  # a sample outside the frame: not hoverable
+NO_PREDICTION = 255  # an epoch whose predictions the page has not read yet (its frame is still rendering)
 
 _component = st.components.v2.component(
     "ttv_player", css=(HERE / "player.css").read_text(), js=(HERE / "player.js").read_text())
@@ -64,25 +67,51 @@ def _data_url(png: bytes) -> str:
     return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
 
 
-def player_data(*, epochs: list[int], frames: list[bytes], embeddings: dict[int, dict[str, np.ndarray]],
+def media_urls(pictures: list[bytes], key: str) -> list[str]:
+    """URLs the browser fetches ``pictures`` (PNGs) from: Streamlit's media endpoint, under the server's
+    base path, when a server runs; data URLs otherwise (bare mode).
+
+    Each picture is registered for this script run under ``key`` and its position, so it is served as
+    long as the page shows it, and served once for every session showing the same picture (media ids
+    are content hashes). Call it on every run that shows the pictures.
+    """
+    from streamlit import runtime
+
+    if not runtime.exists():
+        return [_data_url(png) for png in pictures]
+    manager = runtime.get_instance().media_file_mgr
+    base = str(st.get_option("server.baseUrlPath") or "").strip("/")
+    prefix = f"/{base}" if base else ""
+    return [prefix + manager.add(png, "image/png", f"{key}.{n}") for n, png in enumerate(pictures)]
+
+
+def player_data(*, epochs: list[int], frames: list[str], embeddings: dict[int, dict[str, np.ndarray]],
                 predictions: dict[str, PredictionHistory], samples: list[tuple[str, int]], extent: Extent,
                 size: int, epoch: int, classes: list[str], selected: dict[str, list[int]],
-                thumbnails: dict[tuple[str, int], bytes] | None = None) -> dict[str, Any]:
+                thumbnails: dict[tuple[str, int], str] | None = None) -> dict[str, Any]:
     """Everything the player draws, JSON-ready.
 
-    ``embeddings[e][split]`` are epoch ``e``'s 2-D positions; ``samples`` the interactive (split,
-    index) pairs (see :func:`interactive_samples`); ``selected`` the selection by split.
+    ``frames`` are the frames' URLs (:func:`media_urls`), one per epoch ("" for a frame still rendering),
+    and ``predictions`` may lack those epochs (their points say ``NO_PREDICTION``); ``thumbnails`` are
+    the URLs of the samples' thumbnails where there are some; ``embeddings[e][split]`` epoch ``e``'s 2-D
+    positions; ``samples`` the interactive (split, index) pairs (see :func:`interactive_samples`);
+    ``selected`` the selection by split.
     """
     splits = sorted({split for split, _ in samples}, key=["train", "test"].index)
     by_split = {split: np.array([i for s, i in samples if s == split], dtype=np.int64) for split in splits}
     positions = np.stack([
         np.concatenate([pixel_positions(embeddings[e][split][by_split[split]], extent, size) for split in splits])
         if samples else np.empty((0, 2), np.uint16) for e in epochs])
-    rows = [{split: predictions[split].row(e) for split in splits} for e in epochs]
+    rows = [{split: predictions[split].row(e) if e in predictions[split].epochs else None for split in splits}
+            for e in epochs]
 
-    def per_epoch(field: str, scale: float) -> np.ndarray:
-        return np.stack([np.concatenate([getattr(predictions[split], field)[row[split]][by_split[split]] * scale
-                                         for split in splits]) if samples else np.empty(0) for row in rows])
+    def per_epoch(field: str, scale: float) -> np.ndarray:  # NO_PREDICTION where an epoch's are not read yet
+        def one(row: dict[str, int | None], split: str) -> np.ndarray:
+            if row[split] is None:
+                return np.full(len(by_split[split]), NO_PREDICTION)
+            return getattr(predictions[split], field)[row[split]][by_split[split]] * scale
+        return np.stack([np.concatenate([one(row, split) for split in splits]) if samples else np.empty(0)
+                         for row in rows])
 
     labels = np.concatenate([predictions[split].labels[by_split[split]] for split in splits]) if samples else []
     position_of = {pair: n for n, pair in enumerate(samples)}
@@ -97,13 +126,12 @@ def player_data(*, epochs: list[int], frames: list[bytes], embeddings: dict[int,
         "xy": _packed(positions),
         "predicted": _packed(per_epoch("predicted", 1).astype(np.uint8)),
         "confidence": _packed(np.rint(per_epoch("confidence", 100)).astype(np.uint8)),
-        "thumbs": [_data_url(thumbnails[pair]) if pair in thumbnails else "" for pair in samples],
+        "thumbs": [thumbnails.get(pair, "") for pair in samples],
     }
-    frame_urls = [_data_url(png) for png in frames]
     return {
         "epochs": [int(e) for e in epochs],
-        "frames": frame_urls,
-        "frames_id": hashlib.sha256("".join(frame_urls).encode()).hexdigest()[:16],
+        "frames": list(frames),
+        "frames_id": hashlib.sha256("\n".join(frames).encode()).hexdigest()[:16],
         "points": points,
         "points_id": hashlib.sha256(json.dumps(points, sort_keys=True).encode()).hexdigest()[:16],
         "selected": sorted(chosen),

@@ -122,15 +122,17 @@ def maps(method_name: str | None = None, config: VisConfig | None = None) -> Vis
 
 
 @st.cache_resource(max_entries=4, show_spinner="Reading the classifier's predictions at every epoch…")
-def _predictions(location: str, fingerprints: tuple[str, ...], _dynamics: ttv_core.TrainingDynamics) -> dict[str, PredictionHistory]:
-    return {split: prediction_history(_dynamics, split) for split in SPLITS}
+def _predictions(location: str, fingerprints: tuple[str, ...], epochs: tuple[int, ...],
+                 _dynamics: ttv_core.TrainingDynamics) -> dict[str, PredictionHistory]:
+    return {split: prediction_history(_dynamics, split, epochs=list(epochs)) for split in SPLITS}
 
 
-def predictions() -> dict[str, PredictionHistory]:
-    """Split -> what the classifier predicted for every sample at every epoch (one head pass per epoch,
-    memoized on disk; shared read-only by every session)."""
+def predictions(epochs: list[int] | None = None) -> dict[str, PredictionHistory]:
+    """Split -> what the classifier predicted for every sample at ``epochs`` (default: every epoch; one
+    head pass per epoch, memoized on disk; shared read-only by every session)."""
     run = dynamics()
-    return _predictions(str(run.location), tuple(map(run.fingerprint, run.epochs)), run)
+    chosen = tuple(run.epochs if epochs is None else epochs)
+    return _predictions(str(run.location), tuple(map(run.fingerprint, chosen)), chosen, run)
 
 
 # -- selection shared by the pages -----------------------------------------------------------------

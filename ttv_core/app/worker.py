@@ -1,9 +1,15 @@
 """The body of a fit's worker process (:class:`ttv_core.app.jobs.Job`): the part that runs in the
-spawned process, apart from the job that relays its messages in the server."""
+spawned process, apart from the job that relays its messages in the server; and the guard that lets
+the server's job threads and Streamlit parse Python at the same time (:func:`serialize_ast_parse`)."""
 
 from __future__ import annotations
 
+import ast
 import dataclasses
+import functools
+import sys
+import threading
+from typing import Any
 
 from ttv_core import TTVError
 from ttv_core.run.visualize import Visualization
@@ -23,3 +29,25 @@ def _fit_in_worker(dynamics, method, config, cache_dir, runtime, epochs, message
         messages.put(("failed", str(error)))
     except BaseException as error:  # a bug in ttv: reported as a message, never a dead job without one
         messages.put(("crashed", f"{type(error).__name__}: {error}"))
+
+
+# CPython before 3.11.8 and 3.12.2 counts the AST constructor's recursion depth in global state, so two
+# threads in ``ast.parse`` at once can fail with "SystemError: AST constructor recursion depth mismatch"
+# (python/cpython#106905). With jobs that happens: numba parses every function it compiles (umap-learn,
+# pynndescent) while Streamlit parses a page script for its first run.
+AST_PARSE_RACES = sys.version_info < (3, 11, 8) or (3, 12) <= sys.version_info < (3, 12, 2)
+
+
+def serialize_ast_parse() -> None:
+    """On those versions, let one thread at a time into ``ast.parse`` (idempotent, process-wide)."""
+    if not AST_PARSE_RACES or getattr(ast.parse, "_ttv_serialized", False):
+        return
+    parse, lock = ast.parse, threading.RLock()  # re-entrant: a finalizer run by the GC mid-parse may parse too
+
+    @functools.wraps(parse)
+    def serialized(*args: Any, **kwargs: Any) -> Any:
+        with lock:
+            return parse(*args, **kwargs)
+
+    serialized._ttv_serialized = True
+    ast.parse = serialized

@@ -14,6 +14,17 @@ if TYPE_CHECKING:
     from .visualize import Visualization
 
 
+def frame_key(visualization: Visualization, epoch: int, style: FrameStyle = FrameStyle()) -> str:
+    """The cache key of ``epoch``'s frame: its map, the animation's window and the style."""
+    return result_key("frame", model=visualization._result(epoch).key, extent=visualization.extent_.as_list(),
+                      style=asdict(style), config=visualization.config.key_for("territory"))
+
+
+def cached_frame(visualization: Visualization, epoch: int, style: FrameStyle = FrameStyle()) -> bytes | None:
+    """PNG of ``epoch``'s frame if it was rendered before, else None (never renders)."""
+    return visualization.store.get(frame_key(visualization, epoch, style))
+
+
 def epoch_frame(visualization: Visualization, epoch: int, predictions: dict[str, PredictionHistory],
                 style: FrameStyle = FrameStyle()) -> bytes:
     """PNG of ``epoch``'s frame for a fitted :class:`~ttv_core.run.visualize.Visualization`, from the cache
@@ -23,18 +34,15 @@ def epoch_frame(visualization: Visualization, epoch: int, predictions: dict[str,
     must include ``epoch``): the dots' colours and rings come from it.
     """
     result = visualization._result(epoch)
-    extent = visualization.extent_
-    key = result_key("frame", model=result.key, extent=extent.as_list(), style=asdict(style),
-                     config=visualization.config.key_for("territory"))
 
     def render() -> bytes:
         dynamics = visualization.dynamics
         territory = visualization.territory(epoch)
         layers = {split: (result.embeddings[split], dynamics.labels(split),
                           predictions[split].predicted[predictions[split].row(epoch)]) for split in style.splits}
-        image = render_frame(None if territory is None else territory.image, extent, layers,
+        image = render_frame(None if territory is None else territory.image, visualization.extent_, layers,
                              n_classes=dynamics.n_classes, style=style, trust_map=result.trust_map)
         return png_bytes(image)
 
-    frame, _ = visualization.store.get_or_compute(key, render)
+    frame, _ = visualization.store.get_or_compute(frame_key(visualization, epoch, style), render)
     return frame

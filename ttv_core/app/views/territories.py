@@ -5,9 +5,10 @@ import html
 import streamlit as st
 
 from ttv_core.app import page_path, session
-from ttv_core.app.player import MAX_THUMBNAILS, interactive_samples, player_data, show_player
+from ttv_core.app.framejob import frame_job, frame_with_predictions
+from ttv_core.app.player import MAX_THUMBNAILS, interactive_samples, media_urls, player_data, show_player
 from ttv_core.draw.frames import FrameStyle
-from ttv_core.run.frames import epoch_frame
+from ttv_core.run.frames import cached_frame
 from ttv_core.draw.territory import palette_css
 
 COLOUR_NAMES = {"label": "Label", "prediction": "Prediction"}
@@ -32,27 +33,28 @@ def legend(classes: list[str]) -> None:
 
 
 @st.fragment(run_every=2)
-def follow_training(seen: int) -> None:
-    """Reload the page when a background job stores new epochs, so the animation grows as it trains."""
-    if session.registry().generation != seen:
+def follow_work(seen: int, frames_seen: int | None = None, frames=None) -> None:
+    """Reload the page when a background job stores new epochs or renders new frames, so the animation
+    grows as it trains and as its frames land."""
+    if session.registry().generation != seen or (frames is not None and frames.completed != frames_seen):
         st.rerun()
 
 
 dynamics, method = session.dynamics(), session.method()
 st.title("Territories")
 maps = session.maps()
-follow_training(session.registry().generation)
 if not maps.results_:
+    follow_work(session.registry().generation)
     st.info(f"This run has no **{session.METHOD_NAMES[method]}** maps yet (with the current settings).")
     st.page_link(page_path("train"), label="Train them", icon=":material/model_training:")
     st.stop()
 
 epochs = sorted(maps.results_)
-colour, shown, overlay = st.columns([1, 1, 1])
+colour, which, overlay = st.columns([1, 1, 1])
 colour_by = colour.segmented_control("Colour dots by", list(COLOUR_NAMES), format_func=COLOUR_NAMES.get,
                                      default="label", key="territory_colour", persist_state="session") or "label"
 present = [split for split in session.SPLITS if dynamics.n_test or split == "train"]  # a run may have no test
-splits = shown.pills("Show", present, format_func=session.SPLIT_NAMES.get, selection_mode="multi", default=present,
+splits = which.pills("Show", present, format_func=session.SPLIT_NAMES.get, selection_mode="multi", default=present,
                      key="territory_splits", persist_state="session")
 trust_map = overlay.toggle("Trust map", key="territory_trust", persist_state="session",
                            disabled=method != "al",
@@ -60,22 +62,28 @@ trust_map = overlay.toggle("Trust map", key="territory_trust", persist_state="se
                            "mapped back lands in another class. Active learning (method al) computes it.")
 style = FrameStyle(colour_by=colour_by, splits=tuple(s for s in present if s in splits), trust_map=trust_map)
 
-predictions = session.predictions()
-progress = st.progress(0.0, text="Rendering frames…")
-frames = []
-for n, epoch in enumerate(epochs, start=1):
-    frames.append(epoch_frame(maps, epoch, predictions, style))
-    progress.progress(n / len(epochs), text=f"Rendering frames… {n} of {len(epochs)}")
-progress.empty()
+shown = session.epoch(epochs)
+frames_job = frame_job(session.registry(), maps, style, first=shown)  # stops one for an older window or style
+follow_work(session.registry().generation, frames_job.completed, frames_job if frames_job.active else None)
+if not frames_job.ready[shown]:  # rendered here: the first picture waits for this frame only, not for all
+    with st.spinner(f"Rendering epoch {shown}…"):
+        frame_with_predictions(maps, shown, style)
+frames = {epoch: cached_frame(maps, epoch, style) for epoch in epochs}  # None: still rendering in the job
+rendered = [epoch for epoch in epochs if frames[epoch] is not None]
+if frames_job.active:
+    st.caption(f"Rendering frames in the background: {len(rendered)} of {len(epochs)} ready; the others show as "
+               "they land.")
 
 selected = session.selection()
 samples = interactive_samples({s: dynamics.n_train if s == "train" else dynamics.n_test for s in style.splits},
                               selected)
+pictures = thumbnails(str(dynamics.location), tuple(samples), dynamics) if dynamics.has_thumbnails else {}
+urls = dict(zip(rendered, media_urls([frames[epoch] for epoch in rendered], "ttv_player.frame")))
 data = player_data(
-    epochs=epochs, frames=frames, embeddings={e: maps.results_[e].embeddings for e in epochs},
-    predictions=predictions, samples=samples, extent=maps.extent_, size=style.size,
-    epoch=session.epoch(epochs), classes=list(dynamics.classes), selected=selected,
-    thumbnails=thumbnails(str(dynamics.location), tuple(samples), dynamics) if dynamics.has_thumbnails else None,
+    epochs=epochs, frames=[urls.get(epoch, "") for epoch in epochs],
+    embeddings={e: maps.results_[e].embeddings for e in epochs}, predictions=session.predictions(rendered),
+    samples=samples, extent=maps.extent_, size=style.size, epoch=shown, classes=list(dynamics.classes), selected=selected,
+    thumbnails=dict(zip(pictures, media_urls(list(pictures.values()), "ttv_player.thumbnail"))),
 )
 show_player(data, key="territory_player", on_epoch=session.set_epoch, on_selection=session.set_selection)
 if method == "umap":

@@ -1,0 +1,79 @@
+"""Rendering an animation's frames in the background, the epoch shown first and outward from it.
+
+At 60,000 samples an epoch's first frame costs about 1.7 s on 2 cores (its predictions, its territory,
+then the dots), so a 200-epoch run's frames take minutes: the Territories page renders the epoch it
+shows itself (its first picture waits for one frame), hands the rest to a :class:`FrameJob` and
+shows each frame as it lands. Frames, predictions and territories go to the result cache, so the
+work is done once per map, window and style, whichever session asked for it.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from ttv_core.draw.frames import FrameStyle
+from ttv_core.evaluate.predictions import prediction_history
+from ttv_core.run.frames import epoch_frame, frame_key
+from ttv_core.run.visualize import Visualization
+
+from .jobs import JobRegistry, _Work
+
+
+def render_order(epochs: list[int], first: int) -> list[int]:
+    """``epochs`` from ``first`` outward (the later one first at equal distance): where a viewer looks next."""
+    at = epochs.index(first) if first in epochs else len(epochs) - 1
+    return sorted(epochs, key=lambda e: (abs(epochs.index(e) - at), -e))
+
+
+def frame_with_predictions(visualization: Visualization, epoch: int, style: FrameStyle) -> bytes:
+    """``epoch``'s frame, rendering it (and the epoch's predictions) if it is not in the cache."""
+    predictions = {split: prediction_history(visualization.dynamics, split, epochs=[epoch],
+                                             cache_dir=visualization.cache_dir) for split in style.splits}
+    return epoch_frame(visualization, epoch, predictions, style)
+
+
+@dataclass
+class FrameJob(_Work):
+    """The frames of one method's cached maps in one style; ``ready`` maps each epoch with a map, in
+    rendering order (:func:`render_order`), to whether its frame is in the cache. A stop takes effect
+    between frames."""
+
+    ready: dict[int, bool]
+
+    @property
+    def total(self) -> int:
+        return len(self.ready)
+
+    @property
+    def completed(self) -> int:
+        return sum(self.ready.values())
+
+    def _work(self, visualization: Visualization, style: FrameStyle) -> str:
+        for epoch in [e for e, done in self.ready.items() if not done]:
+            if self.stop_requested:
+                return "stopped"
+            start = time.perf_counter()
+            frame_with_predictions(visualization, epoch, style)
+            self.ready[epoch] = True
+            self.seconds[epoch] = time.perf_counter() - start
+            self._changed()
+        return "done"
+
+
+def frame_job(registry: JobRegistry, visualization: Visualization, style: FrameStyle, first: int) -> FrameJob:
+    """The job rendering ``visualization``'s frames in ``style`` (fitted, e.g. with ``compute=False``),
+    ``first`` first: the existing one for the same maps, window and style unless it was stopped or failed.
+    A job for other maps of the same run and method (fewer epochs, another window: training went on) is
+    stopped: no page shows those frames any more. Other styles keep theirs (another session may show them)."""
+    epochs = sorted(visualization.results_)
+    run = ("frames", str(visualization.dynamics.location), visualization.method, visualization.config.key())
+    key = (*run, tuple(epochs), tuple(visualization.extent_.as_list()), style)
+    registry.stop_where(lambda other: other[:4] == run and other[-1] == style and other != key)
+
+    def make() -> FrameJob:
+        ready = {e: frame_key(visualization, e, style) in visualization.store for e in render_order(epochs, first)}
+        return FrameJob(key, ready)
+
+    return registry.background(key, make, visualization, style)
+
