@@ -348,6 +348,18 @@ def test_an_epoch_whose_neighbourhoods_mostly_changed_is_laid_out_afresh_in_the_
     assert any(keyframes) and not all(keyframes)
 
 
+def test_a_stretch_start_stays_warm_however_much_changed(blobs, fitted):
+    """A stretch's start (a long step from the keyframe before) is never laid out afresh: a fresh layout
+    had a new arrangement, and the animation jumped there (bench_chain's move 0.55-0.68, mirrored)."""
+    points, _, head = blobs
+    shifted = points + np.float32(1.0)
+    plain = ProxyVisualizer(config=SMALL).fit(shifted, head=head, previous=fitted, temporal_strength=0.1)
+    long = ProxyVisualizer(config=SMALL).fit(shifted, head=head, previous=fitted, temporal_strength=0.1, long_step=True)
+    assert plain.keyframe_ and not long.keyframe_
+    turn = best_rotation(fitted.transform(shifted), long.transform(shifted))
+    assert not turn.reflection and abs(turn.angle_degrees) < 15.0
+
+
 @pytest.mark.parametrize("strength, previous_embedding, message", [
     (np.full(7, 0.5), None, r"temporal_strength.*one per sample, shape \(180,\)"),
     (1.5, None, r"temporal_strength.*lie in \[0, 1\]"),

@@ -8,6 +8,7 @@ import pytest
 import ttv_core
 from ttv_core.run.cli import main
 from ttv_core.config import Runtime, VisConfig
+from ttv_core.fit.proxy import ProxyVisualizer
 from ttv_core.run.visualize import Visualization, chain_basis, chain_of, load_visualizer
 
 FAST = VisConfig.of(hidden=32, n_hidden_layers=2, max_passes=2, resolution=24)
@@ -93,11 +94,16 @@ def test_chain_basis_starts_each_stretch_from_the_keyframe_before():
     assert chain_of([2, 4, 6, 8], [8], 2) == [2, 6, 8]  # positions in the run, not epoch numbers
 
 
-def test_a_late_epoch_computes_only_its_stretch_and_the_keyframes(dynamics, tmp_path):
+def test_a_late_epoch_computes_only_its_stretch_and_the_keyframes(dynamics, tmp_path, monkeypatch):
     config = FAST.replace(stretch_epochs=2)
     seen, report = _statuses(None)
+    long_steps = []
+    fit = ProxyVisualizer.fit
+    monkeypatch.setattr(ProxyVisualizer, "fit", lambda self, *args, **kwargs: long_steps.append(kwargs["long_step"])
+                        or fit(self, *args, **kwargs))
     late = Visualization(dynamics, "proxy", config, tmp_path).fit([4], on_epoch_end=report)
     assert [epoch for epoch, _ in seen] == [1, 3, 4] and sorted(late.results_) == [1, 3, 4]
+    assert long_steps == [False, True, False]  # epoch 3 starts a stretch, from epoch 1: a long step
     whole = Visualization(dynamics, "proxy", config, tmp_path).fit()  # the same maps, read back
     np.testing.assert_array_equal(whole.results_[4].embeddings["train"], late.results_[4].embeddings["train"])
     assert whole.results_[3].key != Visualization(dynamics, "proxy", FAST, tmp_path).fit([3]).results_[3].key
@@ -181,6 +187,16 @@ def test_al_refines_the_cached_proxy_chain(dynamics, cache_dir, monkeypatch):
     refined = not np.array_equal(al.results_[2].embeddings["train"], proxy.results_[2].embeddings["train"])
     assert refined == (trust.preserved_after > trust.preserved_before)
     assert al.territory(2) is not None and al.figures(2)["ppr_train"] is not None
+
+
+def test_slim_maps_hold_embeddings_and_read_the_models_back(dynamics, cache_dir):
+    whole = Visualization(dynamics, "al", FAST, cache_dir).fit([1, 2])
+    slim = Visualization(dynamics, "al", FAST, cache_dir).fit([1, 2], compute=False, slim=True)
+    held = slim.results_[2]
+    assert held.state is None and held.trust_map is None and held.key == whole.results_[2].key
+    np.testing.assert_array_equal(held.embeddings["train"], whole.results_[2].embeddings["train"])
+    np.testing.assert_array_equal(slim.territory(2).image, whole.territory(2).image)  # the model, read back
+    assert slim._result(2).trust_map is not None
 
 
 def test_render_and_al_settings_do_not_invalidate_fitted_proxy_maps(dynamics, cache_dir):

@@ -277,6 +277,7 @@ class ProxyVisualizer(Visualizer):
         sample_neighbors: tuple[np.ndarray, np.ndarray] | None = None,
         on_pass_end: Callable[[dict[str, float]], None] | None = None,
         should_stop: Callable[[], bool] | None = None,
+        long_step: bool = False,
     ) -> "ProxyVisualizer":
         """Fit to one epoch's representations, shape (n_samples, dim); returns self.
 
@@ -290,17 +291,19 @@ class ProxyVisualizer(Visualizer):
         where the previous map showed these samples, which a keyframe (:func:`is_keyframe`) is put onto
         (without it, onto where the previous map puts this epoch's representations).
         ``sample_neighbors``: ``graph.nearest_neighbors(representations, n_neighbors)`` if the caller
-        computed it already (the chain does, for the temporal strength).
+        computed it already (the chain does, for the temporal strength). ``long_step``: ``previous`` is
+        several epochs back (a stretch's start, :func:`ttv_core.run.visualize.chain_basis`): the fit stays
+        warm however much changed, so the stretch starts where the map was, with a cold fit's layout epochs.
         """
         samples = np.asarray(representations, dtype=np.float32)
         temporal_strength, previous_embedding = _checked_chain_inputs(temporal_strength, previous_embedding,
                                                                       len(samples))
         with cpu_threads(resolve_device(self.runtime.device), self.runtime.cpu_threads):
             return self._fit(samples, head, n_classes, previous, temporal_strength, previous_embedding,
-                             sample_neighbors, on_pass_end, should_stop)
+                             sample_neighbors, on_pass_end, should_stop, long_step)
 
     def _fit(self, samples, head, n_classes, previous, temporal_strength, previous_embedding, sample_neighbors,
-             on_pass_end, should_stop):
+             on_pass_end, should_stop, long_step=False):
         config, warm = self.config, previous is not None
         n_first = n_classes if n_classes is not None else (head.n_classes if head is not None else 10)
         proxies = hierarchical_proxies(samples, n_first, min_split=config.layout.proxy_min_split,
@@ -317,14 +320,14 @@ class ProxyVisualizer(Visualizer):
         # Stage 1: the layout, from where the previous map puts this epoch's vertices on a warm start, at
         # the previous layout's size (see resized). A keyframe (most neighbourhoods changed) is laid out
         # afresh, then put where the previous map was (see keyframe).
-        fresh = not warm or is_keyframe(config, temporal_strength)
+        fresh = not warm or (is_keyframe(config, temporal_strength) and not long_step)
         if warm:
             size, canvas, spread = canvas_of(previous)
             start = resized(previous.transform(graph.vertices) / np.float32(canvas), size)  # canvas: scale_canvas
         a, b = find_ab_params(config.graph.spread, config.graph.min_dist)
         layout = optimize_layout(
             graph, initial_layout(graph.vertices) if fresh else start, a=a, b=b,
-            n_epochs=config.layout.layout_epochs if fresh else config.layout.warm_layout_epochs,
+            n_epochs=config.layout.layout_epochs if fresh or long_step else config.layout.warm_layout_epochs,
             negative_rate=config.layout.negative_sample_rate, seed=config.seed, device=device,
             learning_rate=1.0 if fresh else config.layout.warm_layout_rate,
             anchor_strength=0.0 if fresh else config.train.lambda_temporal * vertex_strengths(

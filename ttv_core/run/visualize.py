@@ -21,7 +21,7 @@ nothing.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Callable
 
 import numpy as np
@@ -157,19 +157,24 @@ class Visualization:
         compute: bool = True,
         on_pass_end: Callable[[int, dict[str, float]], None] | None = None,
         start: EpochResult | None = None,
+        slim: bool = False,
     ) -> "Visualization":
         """Compute (or read) the maps of ``epochs`` (default: all); returns self.
 
         Sets ``epochs_`` (what was asked), ``results_`` (epoch -> EpochResult, for every epoch
         computed on the way), ``missing_`` (asked epochs not in ``results_``), ``extent_`` (one frame
         for all asked epochs that have a map), ``cancelled_`` and ``keys_`` (the cache keys of every
-        result read or computed, the chained proxy maps of "al" included), ``chained_keys_`` (epoch -> the
-        key of its chained map: the proxy map under "al", the map itself otherwise). ``should_stop()`` is polled during
-        training; an epoch cut short is neither kept nor stored. With ``compute=False`` nothing is
-        trained: the maps already in the cache are read, up to the first epoch that is not there
-        (the dashboard's views use this while a background job fills the cache). ``start``: a keyframe's
-        chained result at hand (a worker fitting one stretch, :mod:`ttv_core.run.fanout`): the chain
-        walks back to it instead of to the first epoch.
+        result read or computed, the chained proxy maps of "al" included) and ``chained_keys_`` (epoch
+        -> the key of its chained map: the proxy map under "al", the map itself otherwise).
+
+        ``should_stop()`` is polled during training; an epoch cut short is neither kept nor stored.
+        With ``compute=False`` nothing is trained: the maps already in the cache are read, up to the
+        first epoch that is not there (the dashboard's views use this while a background job fills the
+        cache). ``start``: a keyframe's chained result at hand (a worker fitting one stretch,
+        :mod:`ttv_core.run.fanout`): the chain walks back to it instead of to the first epoch. With
+        ``slim``, ``results_`` keep each epoch's embeddings only, and the fitted model and trust map are
+        read back from the cache when a territory, frame or figure needs them (a view of a long, large
+        run: at 60,000 samples a result is 1.9 MB, its embeddings 0.56 MB).
         """
         if self.config.graph.n_neighbors >= self.dynamics.n_train:
             raise ConfigError(
@@ -183,6 +188,7 @@ class Visualization:
         stop = should_stop or (lambda: False)
         self._on_pass_end = on_pass_end or (lambda epoch, losses: None)  # (epoch, a training pass's losses)
         self._knn_memo: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        self._slim = slim
         with cpu_threads(resolve_device(self.runtime.device), self.runtime.cpu_threads):
             self._fit_chain(chain, given, stop, on_epoch_start, on_epoch_end, compute)
         self.missing_ = [e for e in asked if e not in self.results_]
@@ -213,13 +219,19 @@ class Visualization:
             if result is None:  # cancelled mid-epoch (nothing of it was kept), or not cached in a read-only fit
                 self.cancelled_ = compute
                 break
-            self.results_[epoch], chained_results[epoch], self.chained_keys_[epoch] = result, chained, chained.key
+            self.results_[epoch] = replace(result, state=None, trust_map=None) if self._slim else result
+            chained_results[epoch], self.chained_keys_[epoch] = chained, chained.key
             keyframe = max((e for e in chained_results if is_keyframe_index(run_epochs.index(e), stretch)), default=None)
             for done in [e for e in chained_results if e not in (keyframe, epoch)]:
                 del chained_results[done]  # later epochs start from this one or from the latest keyframe
             if on_epoch_end is not None:
                 status = "cached" if cached else "computed"
                 on_epoch_end(EpochProgress(epoch, index, len(chain), status, time.perf_counter() - start))
+
+    def _long_step(self, epoch: int) -> bool:
+        """Whether ``epoch`` starts a stretch past the first (its map starts from a keyframe K epochs back)."""
+        index = list(self.dynamics.epochs).index(epoch)
+        return index > 0 and is_keyframe_index(index, self.config.layout.stretch_epochs)
 
     def _neighbors(self, epoch: int) -> tuple[np.ndarray, np.ndarray]:
         """kNN (indices, distances) of ``epoch``'s training samples, kept for the next epoch.
@@ -285,7 +297,7 @@ class Visualization:
             temporal_strength=self._temporal_strength(epoch, previous), should_stop=stop,
             on_pass_end=lambda losses: self._on_pass_end(epoch, losses),
             previous_embedding=None if previous is None else previous.embeddings["train"],
-            sample_neighbors=self._neighbors(epoch),
+            sample_neighbors=self._neighbors(epoch), long_step=self._long_step(epoch),
         )
         return {"embeddings": self._embed(visualizer, epoch), "state": visualizer.state()}
 
@@ -319,6 +331,12 @@ class Visualization:
         epoch = self.dynamics.check_epoch(epoch)
         if epoch not in self.results_:
             raise ConfigError(f"epoch {epoch} was not computed (asked: {self.epochs_}); fit it first.")
+        if getattr(self, "_slim", False):  # the whole result is in the cache: read it back
+            whole = self.store.get(self.results_[epoch].key)
+            if whole is None:
+                raise ConfigError(f"epoch {epoch}'s map left the cache ({self.store.path}) after it was read; "
+                                  "open the run again to recompute it.")
+            return whole
         return self.results_[epoch]
 
     def visualizer(self, epoch: int) -> Visualizer | None:
