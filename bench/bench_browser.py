@@ -22,7 +22,8 @@ new dashboard session shows), in the cache folder the server then reads; the fit
 maps are copied into a fresh cache for the server, so the first visit is a cold one (predictions,
 territories and frames rendered by the dashboard, as after ``ttv proxy RUN``). For every run it also
 reports the first picture (the epoch shown painted) on the first visit and again, and the server's
-peak memory.
+peak memory. ``--fill-maps`` gives the epochs past the last fitted one copies of its map
+(:func:`fill_maps`), to open a 200-epoch run of that size without fitting it.
 
 Usage: ``python bench/bench_browser.py [--cache-dir DIR] [--run PATH] [--seconds 5] [--switches 10]``. Needs
 ``chromium`` (Debian's package) and ``playwright`` (the ``test`` extra: ``pip install -e ".[test]"``). Without
@@ -135,6 +136,31 @@ def prepare(cache: Path, chosen: list[Path]) -> dict[str, tuple[Path, int, int]]
     return prepared
 
 
+def fill_maps(run: Path, cache: Path) -> int:
+    """Give every epoch of ``run`` past its last fitted one a proxy map: a copy of that map (embeddings
+    jittered by 1 % of their spread, so that frames differ), stored under the key the chain would store
+    it under. The dashboard's cost depends on how many maps and samples it shows, not on what they show:
+    this opens a 200-epoch, 60,000-sample view without 2.6 hours of fitting. Returns the epochs filled."""
+    import ttv_core
+    from ttv_core.run.visualize import Visualization
+
+    dynamics = ttv_core.load_dynamics(run)
+    maps = Visualization(dynamics, "proxy", cache_dir=cache).fit(compute=False)
+    last = max(maps.results_)
+    template = maps.store.get(maps.chained_keys_[last])
+    rng = np.random.default_rng(0)
+    previous, filled = template, 0
+    for epoch in [e for e in dynamics.epochs if e > last]:
+        def copy() -> dict:
+            spread = {split: float(np.ptp(points)) for split, points in template.embeddings.items()}
+            return {"state": template.state, "embeddings": {
+                split: (points + rng.normal(scale=0.01 * spread[split], size=points.shape)).astype(np.float32)
+                for split, points in template.embeddings.items()}}
+        previous, cached = maps._stored(epoch, "proxy", previous, copy, lambda: False)
+        filled += not cached
+    return filled
+
+
 def maps_only(cache: Path, fresh: Path) -> None:
     """Copy the maps (and nothing the dashboard derives from them) from ``cache`` into ``fresh``."""
     from ttv_core.run.store import ResultStore
@@ -200,6 +226,8 @@ def main() -> int:
     parser.add_argument("--switches", type=int, default=10, help="epoch switches timed per run")
     parser.add_argument("--run", type=Path, action="append", default=[],
                         help="bench this run (repeatable) instead of the demo and the 20k run, from a cold cache")
+    parser.add_argument("--fill-maps", action="store_true",
+                        help="with --run: epochs past the last fitted one get copies of its map (see fill_maps)")
     args = parser.parse_args()
     reason = browser.missing_tools()
     if reason:
@@ -208,6 +236,9 @@ def main() -> int:
     cache = args.cache_dir or Path(tempfile.mkdtemp(prefix="ttv-bench-browser-"))
     cache.mkdir(parents=True, exist_ok=True)
     print(f"cache {cache}; {os.cpu_count()} CPU cores", flush=True)
+    if args.fill_maps:
+        for run in args.run:
+            print(f"{run.name}: {fill_maps(run, cache)} epochs given copies of the last fitted map", flush=True)
     prepared = prepare(cache, args.run)
     served = cache
     if args.run:  # the server starts from the maps alone: a cold first visit

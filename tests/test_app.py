@@ -185,3 +185,32 @@ def test_train_page_trains_the_maps_up_to_the_chosen_epoch(tmp_path):
         at.run()
     assert "Done: 2 of 2 epochs" in at.get("progress")[0].proto.text
     assert list(at.dataframe[0].value["epoch"]) == [1, 2]
+
+
+def test_train_page_fits_stretches_on_the_chosen_backend(tmp_path):
+    import json
+    import time
+
+    from helpers import VIEW_CONFIG, make_small_run
+
+    run = make_small_run(tmp_path / "tiny", epochs=(1, 2, 3, 4, 5), n_train=60, n_test=20)
+    at = open_app(page="train", view_config=VIEW_CONFIG, run=str(run))
+    at.number_input(key="train_stretch_epochs").set_value(2)
+    at.number_input(key="train_jobs").set_value(2)
+    at.selectbox(key="train_backend").set_value("sequential")  # through joblib, as a cluster would be
+    at.button(key="train_start").click().run()
+    for _ in range(120):
+        if "Done" in at.get("progress")[0].proto.text:
+            break
+        time.sleep(0.5)
+        at.run()
+    assert not at.exception and not at.error
+    assert "Done: 5 of 5 epochs" in at.get("progress")[0].proto.text
+    config = ttv_core.config.VisConfig.from_dict(json.loads(at.session_state["train_job"][3]))
+    assert config.layout.stretch_epochs == 2
+    stored = ttv_core.Visualization(ttv_core.load_dynamics(run), "proxy", config).fit(compute=False)
+    assert not stored.missing_
+    from ttv_core.app.session import registry
+
+    job = registry().get(at.session_state["train_job"])
+    assert not job.passes, "fitted by fit_parallel (which relays no training passes), not epoch by epoch"

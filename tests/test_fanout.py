@@ -70,10 +70,10 @@ def test_a_dask_cluster_stores_the_same_maps_as_one_process(dynamics, sequential
 
 def test_al_fans_out_too(dynamics, tmp_path_factory):
     plain = Visualization(dynamics, "al", FAST, tmp_path_factory.mktemp("al")).fit([2, 4])
-    landed = []
+    landed, sent = [], []
     fanned = fit_parallel(Visualization(dynamics, "al", FAST, tmp_path_factory.mktemp("al-fan")), [2, 4],
-                          backend="sequential", on_stretch_end=landed.append)
-    assert landed == [[2], [4]]  # two stretches: through joblib, not the plain fit
+                          backend="sequential", on_stretches=sent.append, on_stretch_end=landed.append)
+    assert sent == [[[2], [4]]] and landed == [[2], [4]]  # two stretches: through joblib, not the plain fit
     for epoch in (2, 4):
         np.testing.assert_array_equal(plain.results_[epoch].embeddings["train"], fanned.results_[epoch].embeddings["train"])
 

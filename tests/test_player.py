@@ -5,8 +5,8 @@ import base64
 import numpy as np
 
 import ttv_core
-from ttv_core.app.player import (NO_POSITION, interactive_samples, parse_selection, pixel_positions, player_data,
-                                without_held)
+from ttv_core.app.player import (NO_POSITION, NO_PREDICTION, interactive_samples, parse_selection, pixel_positions,
+                                player_data, without_held)
 from ttv_core.evaluate.predictions import prediction_history
 from ttv_core.canvas import Extent
 
@@ -51,6 +51,22 @@ def test_player_data_packs_positions_predictions_and_selection(small_demo):
     assert data["selected"] == [2]  # train 100 is not interactive here
     assert points["thumbs"][0] == "" and points["thumbs"][1] == "/media/t.png"
     assert len(data["palette"]) == len(dynamics.classes)
+
+
+def test_the_interactive_samples_histories_give_the_same_points(small_demo):
+    dynamics = ttv_core.load_dynamics(small_demo)
+    whole = {split: prediction_history(dynamics, split) for split in ("train", "test")}
+    samples = [("train", 4), ("train", 9), ("test", 0)]
+    taken = {"train": whole["train"].take([4, 9]), "test": whole["test"].take([0])}
+    assert taken["train"].predicted.shape == (len(dynamics.epochs), 2)
+    common = dict(epochs=[1, 2], frames=["a", "b"], embeddings={e: {"train": np.zeros((300, 2)), "test": np.zeros((100, 2))}
+                                                               for e in (1, 2)},
+                  samples=samples, extent=Extent(-5.0, -5.0, 5.0, 5.0), size=200, epoch=2,
+                  classes=list(dynamics.classes), selected={})
+    assert player_data(predictions=whole, **common)["points"] == player_data(predictions=taken, **common)["points"]
+    partial = {split: prediction_history(dynamics, split, epochs=[2]) for split in ("train", "test")}
+    predicted = unpack(player_data(predictions=partial, **common)["points"]["predicted"], np.uint8).reshape(2, 3)
+    assert (predicted[0] == NO_PREDICTION).all() and (predicted[1] < len(dynamics.classes)).all()
 
 
 def test_selection_from_the_browser_is_parsed_and_junk_dropped():

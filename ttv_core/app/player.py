@@ -92,10 +92,11 @@ def player_data(*, epochs: list[int], frames: list[str], embeddings: dict[int, d
     """Everything the player draws, JSON-ready.
 
     ``frames`` are the frames' URLs (:func:`media_urls`), one per epoch ("" for a frame still rendering),
-    and ``predictions`` may lack those epochs (their points say ``NO_PREDICTION``); ``thumbnails`` are
-    the URLs of the samples' thumbnails where there are some; ``embeddings[e][split]`` epoch ``e``'s 2-D
-    positions; ``samples`` the interactive (split, index) pairs (see :func:`interactive_samples`);
-    ``selected`` the selection by split.
+    and ``predictions`` (by split: the whole split's history, or its interactive samples' only, see
+    :meth:`PredictionHistory.take`) may lack those epochs (their points say ``NO_PREDICTION``);
+    ``thumbnails`` are the URLs of the samples' thumbnails where there are some; ``embeddings[e][split]``
+    epoch ``e``'s 2-D positions; ``samples`` the interactive (split, index) pairs (see
+    :func:`interactive_samples`); ``selected`` the selection by split.
     """
     splits = sorted({split for split, _ in samples}, key=["train", "test"].index)
     by_split = {split: np.array([i for s, i in samples if s == split], dtype=np.int64) for split in splits}
@@ -104,16 +105,20 @@ def player_data(*, epochs: list[int], frames: list[str], embeddings: dict[int, d
         if samples else np.empty((0, 2), np.uint16) for e in epochs])
     rows = [{split: predictions[split].row(e) if e in predictions[split].epochs else None for split in splits}
             for e in epochs]
+    # A history of the split's interactive samples only (PredictionHistory.take) is read as it is; a
+    # history of the whole split is indexed. The same size means the same thing: every sample, in order.
+    columns = {split: slice(None) if predictions[split].labels.size == len(by_split[split]) else by_split[split]
+               for split in splits}
 
     def per_epoch(field: str, scale: float) -> np.ndarray:  # NO_PREDICTION where an epoch's are not read yet
         def one(row: dict[str, int | None], split: str) -> np.ndarray:
             if row[split] is None:
                 return np.full(len(by_split[split]), NO_PREDICTION)
-            return getattr(predictions[split], field)[row[split]][by_split[split]] * scale
+            return getattr(predictions[split], field)[row[split]][columns[split]] * scale
         return np.stack([np.concatenate([one(row, split) for split in splits]) if samples else np.empty(0)
                          for row in rows])
 
-    labels = np.concatenate([predictions[split].labels[by_split[split]] for split in splits]) if samples else []
+    labels = np.concatenate([predictions[split].labels[columns[split]] for split in splits]) if samples else []
     position_of = {pair: n for n, pair in enumerate(samples)}
     chosen = [position_of[(split, int(i))] for split, indices in selected.items() for i in indices
               if (split, int(i)) in position_of]

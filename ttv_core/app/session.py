@@ -106,7 +106,7 @@ def set_view_config(config: VisConfig) -> None:
 @st.cache_resource(max_entries=8, ttl=60)
 def _cached_maps(location: str, method: str, config_key: str, generation: int,
                  _dynamics: ttv_core.TrainingDynamics, _config: VisConfig) -> Visualization:
-    return Visualization(_dynamics, method, _config).fit(compute=False)
+    return Visualization(_dynamics, method, _config).fit(compute=False, slim=True)  # models read back when needed
 
 
 def maps(method_name: str | None = None, config: VisConfig | None = None) -> Visualization:

@@ -9,21 +9,43 @@ import dataclasses
 import functools
 import sys
 import threading
+import time
 from typing import Any
 
 from ttv_core import TTVError
-from ttv_core.run.visualize import Visualization
+from ttv_core.run.visualize import EpochProgress, Visualization
 
 STOP_GRACE = 1.0  # seconds a fit may take to stop by itself after Stop before its process is terminated
 
 
 def _fit_in_worker(dynamics, method, config, cache_dir, runtime, epochs, messages, stop) -> None:
-    """A worker process's body: fit, sending ("start", epoch), ("end", progress), then how it ended."""
+    """A worker process's body: fit, sending ("start", epoch), ("end", progress), then how it ended.
+
+    A chain in stretches with more than one worker allowed goes through :func:`~ttv_core.run.fanout.fit_parallel`
+    on the runtime's backend: the keyframes here, epoch by epoch, then each stretch's epochs when it lands
+    (a Stop then ends this process, and with it the local workers; a cluster finishes its tasks unheard).
+    """
     try:
-        visualization = Visualization(dynamics, method, config, cache_dir, runtime).fit(
-            epochs, on_epoch_start=lambda epoch: messages.put(("start", epoch)),
-            on_epoch_end=lambda progress: messages.put(("end", dataclasses.asdict(progress))),
-            on_pass_end=lambda epoch, losses: messages.put(("pass", epoch)), should_stop=stop.is_set)
+        visualization = Visualization(dynamics, method, config, cache_dir, runtime)
+        report = lambda progress: messages.put(("end", dataclasses.asdict(progress)))  # noqa: E731
+        if config.layout.stretch_epochs and runtime.jobs != 1:
+            from ttv_core.run.fanout import fit_parallel
+
+            sent = [time.perf_counter()]
+
+            def sending(todo: list[list[int]]) -> None:
+                sent[0] = time.perf_counter()
+                for stretch in todo:
+                    messages.put(("start", stretch[0]))
+
+            def landed(stretch: list[int]) -> None:  # seconds: the stretch's share of the time since they were sent
+                for epoch in stretch:
+                    report(EpochProgress(epoch, 0, len(epochs), "computed", (time.perf_counter() - sent[0]) / len(stretch)))
+
+            fit_parallel(visualization, epochs, on_epoch_end=report, on_stretches=sending, on_stretch_end=landed)
+        else:
+            visualization.fit(epochs, on_epoch_start=lambda epoch: messages.put(("start", epoch)), on_epoch_end=report,
+                              on_pass_end=lambda epoch, losses: messages.put(("pass", epoch)), should_stop=stop.is_set)
         messages.put(("finished", "stopped" if visualization.cancelled_ else "done"))
     except TTVError as error:
         messages.put(("failed", str(error)))

@@ -73,6 +73,12 @@ class PredictionHistory:
         rule = f"{'hold only' if name == 'epochs' else 'be one of'} the history's epochs ({span})"
         raise parameter_error(name, owner, rule, epoch)
 
+    def take(self, indices) -> "PredictionHistory":
+        """The history of the samples ``indices`` only, their columns in that order."""
+        chosen = np.asarray(indices, dtype=np.int64)
+        return PredictionHistory(self.epochs, self.split, self.labels[chosen], self.predicted[:, chosen],
+                                 self.confidence[:, chosen], self.true_probability[:, chosen])
+
     @property
     def correct(self) -> np.ndarray:
         """Whether each prediction is right, bool (n_epochs, n_samples)."""

@@ -157,8 +157,13 @@ def _visualization(args: argparse.Namespace, method: str):
             bar.set_postfix_str(f"epoch {progress.epoch} {progress.status}")
             bar.update(1)
 
+        def stretch_done(stretch: list[int]) -> None:
+            bar.set_postfix_str(f"epochs {stretch[0]}-{stretch[-1]} done")
+            bar.update(len(stretch))
+
         # one stretch after the other here, or side by side on --backend with --jobs (see ttv_core.run.fanout)
-        fit_parallel(visualization, epochs, on_epoch_end=report, on_stretch_end=lambda stretch: bar.update(len(stretch)))
+        fit_parallel(visualization, epochs, on_epoch_end=report, on_stretch_end=stretch_done, on_stretches=lambda todo:
+                     bar.set_postfix_str(f"{len(todo)} stretches on {runtime.backend}, each shown when done"))
     return visualization
 
 

@@ -126,13 +126,14 @@ def _backend(backend: str, scheduler: str | None) -> Iterator[None]:
 
 
 def fit_parallel(visualization: Visualization, epochs: list[int] | None = None, *, on_epoch_end=None,
-                 on_stretch_end=None, **runtime: Any) -> Visualization:
+                 on_stretches=None, on_stretch_end=None, **runtime: Any) -> Visualization:
     """``visualization.fit(epochs)``, its uncached stretches fitted side by side; returns it, fitted.
 
     Where they run is ``visualization.runtime``'s ``backend``, ``jobs`` (0: as many as the backend
     has) and ``scheduler``, or ``runtime``'s keywords over them. The keyframes are fitted here; each
     stretch then goes to a worker; their results land in this process's cache, from which the final
-    ``fit`` reads everything. ``on_stretch_end(epochs)`` is called as each stretch's results land.
+    ``fit`` reads everything. ``on_stretches(stretches)`` is called as the stretches (lists of epochs)
+    are sent, ``on_stretch_end(epochs)`` as each one's results land.
     With ``jobs=1``, or one stretch to fit, all is fitted here, one epoch after the other, as
     ``visualization.fit(epochs, on_epoch_end=on_epoch_end)`` does (a worker would only add its start-up).
     """
@@ -156,6 +157,8 @@ def fit_parallel(visualization: Visualization, epochs: list[int] | None = None, 
         tasks = (joblib.delayed(fit_stretch)(_task_data(dynamics, [keyframe, *stretch], backend),
                                              visualization.method, config, visualization.runtime, starts[keyframe], stretch)
                  for keyframe, stretch in todo)
+        if on_stretches is not None:
+            on_stretches([stretch for _, stretch in todo])
         results = joblib.Parallel(n_jobs=n_jobs, return_as="generator")(tasks)
         for (_, stretch), computed in zip(todo, results):
             for key, value in computed.items():

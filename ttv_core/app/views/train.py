@@ -6,7 +6,7 @@ import streamlit as st
 import ttv_core
 from ttv_core.app import session
 from ttv_core.app.jobs import job_key
-from ttv_core.config import DEVICES, Runtime, VisConfig
+from ttv_core.config import BACKENDS, DEVICES, Runtime, VisConfig
 
 DEFAULTS = VisConfig()
 FIELDS = {  # the settings most worth changing here; the others stay as last trained (default: the defaults)
@@ -47,9 +47,26 @@ device = columns[-1].selectbox("Device", DEVICES, index=DEVICES.index(Runtime().
                                help=f"Default: {Runtime().device} (a GPU when there is one). Where the maps are "
                                "computed, not what they are: maps in the cache are reused whatever the device.")
 
+with st.expander("Long runs: stretches and workers"):
+    st.caption("With stretches, every K-th epoch (a keyframe) starts from the keyframe before it, so opening a late "
+               "epoch computes the keyframes and its stretch only, and stretches can be computed side by side. "
+               "Each stretch start moves the dots a little more than an epoch inside a stretch does.")
+    long = st.columns(4)
+    stretch = long[0].number_input("Stretch (epochs)", min_value=0, value=shown.value("stretch_epochs"), step=1,
+                                   key="train_stretch_epochs", persist_state="session",
+                                   help="0: one chain from the first epoch. 20: keyframes at epochs 1, 21, 41, …")
+    jobs = long[1].number_input("Workers", min_value=0, value=Runtime().jobs, step=1, key="train_jobs",
+                                persist_state="session", help="Stretches computed at once; 0: one per core (or per "
+                                "cluster worker); 1: one after the other, with progress inside each epoch.")
+    backend = long[2].selectbox("Backend", BACKENDS, key="train_backend", persist_state="session",
+                                help="loky: processes on this machine; dask: a Dask cluster (give its scheduler); "
+                                "ray: a Ray cluster where Ray is installed.")
+    scheduler = long[3].text_input("Dask scheduler", key="train_scheduler", persist_state="session",
+                                   placeholder="tcp://host:8786", disabled=backend != "dask")
+changes["stretch_epochs"] = stretch
 try:
     config = shown.replace(**{name: int(v) for name, v in changes.items()})
-    runtime = Runtime(device=device)
+    runtime = Runtime(device=device, jobs=int(jobs), backend=backend, scheduler=scheduler if backend == "dask" else "")
 except ttv_core.TTVError as error:
     st.error(str(error))
     st.stop()
