@@ -42,10 +42,11 @@ def _fit_in_worker(dynamics, method, config, cache_dir, runtime, epochs, message
                 for epoch in stretch:
                     report(EpochProgress(epoch, 0, len(epochs), "computed", (time.perf_counter() - sent[0]) / len(stretch)))
 
-            fit_parallel(visualization, epochs, on_epoch_end=report, on_stretches=sending, on_stretch_end=landed)
+            fit_parallel(visualization, epochs, on_epoch_end=report, on_stretches=sending, on_stretch_end=landed, slim=True)
         else:
             visualization.fit(epochs, on_epoch_start=lambda epoch: messages.put(("start", epoch)), on_epoch_end=report,
-                              on_pass_end=lambda epoch, losses: messages.put(("pass", epoch)), should_stop=stop.is_set)
+                              on_pass_end=lambda epoch, losses: messages.put(("pass", epoch)), should_stop=stop.is_set,
+                              slim=True)  # the maps go to the cache; this process holds none of their models
         messages.put(("finished", "stopped" if visualization.cancelled_ else "done"))
     except TTVError as error:
         messages.put(("failed", str(error)))

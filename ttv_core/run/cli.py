@@ -162,8 +162,10 @@ def _visualization(args: argparse.Namespace, method: str):
             bar.update(len(stretch))
 
         # one stretch after the other here, or side by side on --backend with --jobs (see ttv_core.run.fanout)
-        fit_parallel(visualization, epochs, on_epoch_end=report, on_stretch_end=stretch_done, on_stretches=lambda todo:
-                     bar.set_postfix_str(f"{len(todo)} stretches on {runtime.backend}, each shown when done"))
+        # slim: a 200-epoch run at 60,000 samples holds 112 MB of maps, not 380 (the outputs read models back)
+        fit_parallel(visualization, epochs, on_epoch_end=report, on_stretch_end=stretch_done, slim=True,
+                     on_stretches=lambda todo: bar.set_postfix_str(f"{len(todo)} stretches on {runtime.backend}, "
+                                                                   "each shown when done"))
     return visualization
 
 

@@ -126,14 +126,14 @@ def _backend(backend: str, scheduler: str | None) -> Iterator[None]:
 
 
 def fit_parallel(visualization: Visualization, epochs: list[int] | None = None, *, on_epoch_end=None,
-                 on_stretches=None, on_stretch_end=None, **runtime: Any) -> Visualization:
+                 on_stretches=None, on_stretch_end=None, slim: bool = False, **runtime: Any) -> Visualization:
     """``visualization.fit(epochs)``, its uncached stretches fitted side by side; returns it, fitted.
 
     Where they run is ``visualization.runtime``'s ``backend``, ``jobs`` (0: as many as the backend
     has) and ``scheduler``, or ``runtime``'s keywords over them. The keyframes are fitted here; each
     stretch then goes to a worker; their results land in this process's cache, from which the final
     ``fit`` reads everything. ``on_stretches(stretches)`` is called as the stretches (lists of epochs)
-    are sent, ``on_stretch_end(epochs)`` as each one's results land.
+    are sent, ``on_stretch_end(epochs)`` as each one's results land. ``slim``: as in ``fit``.
     With ``jobs=1``, or one stretch to fit, all is fitted here, one epoch after the other, as
     ``visualization.fit(epochs, on_epoch_end=on_epoch_end)`` does (a worker would only add its start-up).
     """
@@ -148,11 +148,11 @@ def fit_parallel(visualization: Visualization, epochs: list[int] | None = None, 
             if Visualization(dynamics, visualization.method, config, visualization.cache_dir).fit(
                 stretch, compute=False).missing_]
     if n_jobs == 1 or len(todo) <= 1:
-        return visualization.fit(asked, on_epoch_end=on_epoch_end)
+        return visualization.fit(asked, on_epoch_end=on_epoch_end, slim=slim)
     with _backend(backend, scheduler):  # connected first: an unreachable cluster fails before any fit
         keyframes = [e for e in chain_of(run_epochs, asked, stretch_epochs)
                      if is_keyframe_index(run_epochs.index(e), stretch_epochs)]
-        fitted = visualization.fit(keyframes, on_epoch_end=on_epoch_end)  # the keyframes' chain, here
+        fitted = visualization.fit(keyframes, on_epoch_end=on_epoch_end, slim=True)  # the keyframes' chain, here
         starts = {keyframe: visualization.store.get(fitted.chained_keys_[keyframe]) for keyframe, _ in todo}
         tasks = (joblib.delayed(fit_stretch)(_task_data(dynamics, [keyframe, *stretch], backend),
                                              visualization.method, config, visualization.runtime, starts[keyframe], stretch)
@@ -165,7 +165,7 @@ def fit_parallel(visualization: Visualization, epochs: list[int] | None = None, 
                 visualization.store.put(key, value)
             if on_stretch_end is not None:
                 on_stretch_end(stretch)
-    return visualization.fit(asked, compute=False)
+    return visualization.fit(asked, compute=False, slim=slim)
 
 
 def _task_data(dynamics: TrainingDynamics, epochs: list[int], backend: str) -> TrainingDynamics:
