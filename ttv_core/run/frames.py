@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 
 def frame_key(visualization: Visualization, epoch: int, style: FrameStyle = FrameStyle()) -> str:
     """The cache key of ``epoch``'s frame: its map, the animation's window and the style."""
-    return result_key("frame", model=visualization._result(epoch).key, extent=visualization.extent_.as_list(),
+    return result_key("frame", model=visualization._held(epoch).key, extent=visualization.extent_.as_list(),
                       style=asdict(style), config=visualization.config.key_for("territory"))
 
 

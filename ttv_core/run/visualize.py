@@ -325,19 +325,25 @@ class Visualization:
         return {"embeddings": {"train": baseline.embedding_, "test": baseline.transform(test)}}
 
     # -- results ---------------------------------------------------------------------------------
-    def _result(self, epoch: int) -> EpochResult:
+    def _held(self, epoch: int) -> EpochResult:
+        """``epoch``'s result as ``results_`` holds it (its embeddings and key; slim: nothing more)."""
         if not hasattr(self, "results_"):
             raise ConfigError("This Visualization is not fitted yet; call fit first.")
         epoch = self.dynamics.check_epoch(epoch)
         if epoch not in self.results_:
             raise ConfigError(f"epoch {epoch} was not computed (asked: {self.epochs_}); fit it first.")
-        if getattr(self, "_slim", False):  # the whole result is in the cache: read it back
-            whole = self.store.get(self.results_[epoch].key)
-            if whole is None:
-                raise ConfigError(f"epoch {epoch}'s map left the cache ({self.store.path}) after it was read; "
-                                  "open the run again to recompute it.")
-            return whole
         return self.results_[epoch]
+
+    def _result(self, epoch: int) -> EpochResult:
+        """``epoch``'s whole result (read back from the cache when the fit was slim)."""
+        held = self._held(epoch)
+        if not getattr(self, "_slim", False):
+            return held
+        whole = self.store.get(held.key)
+        if whole is None:
+            raise ConfigError(f"epoch {epoch}'s map left the cache ({self.store.path}) after it was read; "
+                              "open the run again to recompute it.")
+        return whole
 
     def visualizer(self, epoch: int) -> Visualizer | None:
         """The fitted visualizer of ``epoch`` (None for the umap baseline)."""
@@ -345,14 +351,14 @@ class Visualization:
 
     def territory(self, epoch: int, *, extent: Extent | None = None) -> Territory | None:
         """The territory image of ``epoch`` in the animation's frame (None for the umap baseline)."""
-        result = self._result(epoch)
-        if result.state is None:
+        held = self._held(epoch)
+        if self.method == "umap":  # no inverse
             return None
         frame = extent or self.extent_
-        key = result_key("territory", model=result.key, extent=frame.as_list(), config=self.config.key_for("territory"))
-        territory, _ = self.store.get_or_compute(key, lambda: render_territory(
-            result.visualizer().inverse_transform, self.dynamics.head(epoch), frame, self.config.render.resolution,
-            boundary_threshold=self.config.render.boundary_threshold))
+        key = result_key("territory", model=held.key, extent=frame.as_list(), config=self.config.key_for("territory"))
+        territory, _ = self.store.get_or_compute(key, lambda: render_territory(  # the model is read only to render
+            self._result(epoch).visualizer().inverse_transform, self.dynamics.head(epoch), frame,
+            self.config.render.resolution, boundary_threshold=self.config.render.boundary_threshold))
         return territory
 
     def figures(self, epoch: int, *, compute: bool = True) -> dict[str, Any] | None:
@@ -363,12 +369,12 @@ class Visualization:
         """
         from ..evaluate.figures import epoch_figures
 
-        result = self._result(epoch)
-        key = result_key("figures", model=result.key, config=self.config.key_for("figures"))
+        key = result_key("figures", model=self._held(epoch).key, config=self.config.key_for("figures"))
         if not compute:
             return self.store.get(key)
 
         def calculate() -> dict[str, Any]:
+            result = self._result(epoch)
             visualizer = result.visualizer()
             reps = {split: np.asarray(self.dynamics.representations(epoch, split)) for split in SPLITS}
             return epoch_figures(
