@@ -5,12 +5,14 @@ Run from the repository root::
     python bench/bench_access.py                     # 10,000 x 512: open epoch 190 of 200; 2 stretches on 2 workers
     python bench/bench_access.py --n 60000 --skip-fanout
 
-``open``: a synthetic 200-epoch run of N x 512 (``ttv_core.data.synthetic``) recorded with epochs 1
-and 181-190 only (the middle is never needed), then ``Visualization(...).fit([190])`` in a fresh cache:
-seconds, and how many epochs it fitted. Before stretches (issue 11) the same request fitted 190 epochs;
-the line prints that cost as 190 x the median seconds of the warm epochs just measured.
+``open``: a synthetic 200-epoch run of N x 512 (``ttv_core.data.synthetic``) recorded with only the
+epochs that opening epoch 190 needs (the keyframes 1, 21, ..., 181 and epochs 182-190 with stretches of
+20), then ``Visualization(...).fit([190])`` in a fresh cache: seconds, and how many epochs it fitted.
+Without stretches the same request fits 190 epochs; the line prints that cost as 190 x the median
+seconds of the warm epochs just measured.
 
-``fanout``: the first ``1 + 2 x --stretch`` epochs of the same run, with ``stretch_epochs = --stretch``:
+``fanout``: the first ``1 + 2 x --stretch`` epochs of the same run, with ``stretch_epochs = --stretch``
+(keyframes 1, 1 + K and 1 + 2K, fitted in the driver, and two stretches of K - 1 epochs between them):
 fitted with ``jobs=1`` (one process), then with ``--jobs`` local worker processes (joblib's loky), each
 in a fresh cache. Prints both wall times, the speed-up, and whether the maps are identical.
 """
@@ -44,18 +46,21 @@ def synthetic(n_train: int, *, until: int | None = None, only: list[int] | None 
 def open_late(n_train: int, epoch: int, stretch: int, threads: int) -> dict:
     from ttv_core import load_dynamics
     from ttv_core.config import Runtime, VisConfig
-    from ttv_core.run.visualize import Visualization
+    from ttv_core.run.visualize import Visualization, chain_of
 
-    first = epoch - (epoch - 1) % stretch  # the stretch's first epoch
-    dynamics = load_dynamics(synthetic(n_train, only=[1, *range(first, epoch + 1)]))
+    needed = chain_of(list(range(1, RUN_EPOCHS + 1)), [epoch], stretch)
+    dynamics = load_dynamics(synthetic(n_train, only=needed))
     seconds = {}
     with tempfile.TemporaryDirectory(prefix="ttv-access-") as cache:
         start = time.perf_counter()
         Visualization(dynamics, "proxy", VisConfig.of(stretch_epochs=stretch), cache, Runtime(cpu_threads=threads)).fit(
             [epoch], on_epoch_end=lambda progress: seconds.__setitem__(progress.epoch, progress.seconds))
         wall = time.perf_counter() - start
-    warm = [s for e, s in seconds.items() if e not in (1, first)]
-    return {"epoch": epoch, "wall": wall, "fitted": sorted(seconds), "seconds": seconds,
+    keyframes = [e for e in needed if (e - 1) % stretch == 0]
+    warm = [s for e, s in seconds.items() if e not in keyframes]
+    print("seconds by epoch: " + ", ".join(f"{e}{'*' if e in keyframes else ''} {s:.1f}" for e, s in sorted(seconds.items())),
+          "(* keyframe)", flush=True)
+    return {"epoch": epoch, "wall": wall, "fitted": sorted(seconds), "seconds": seconds, "keyframes": keyframes,
             "whole_chain_estimate": epoch * statistics.median(warm) if warm else None}
 
 
@@ -96,13 +101,15 @@ def main(argv: list[str] | None = None) -> int:
         stretch = arguments.stretch or 20
         r = open_late(arguments.n, arguments.epoch, stretch, arguments.threads)
         estimate = r["whole_chain_estimate"]
+        stretch_part = [e for e in r["fitted"] if e not in r["keyframes"]]
         print(f"open epoch {r['epoch']} cold, {arguments.n} x {DIM}, stretch {stretch}: {r['wall']:.1f} s for "
-              f"{len(r['fitted'])} epochs {r['fitted'][0]}, {r['fitted'][1]}-{r['fitted'][-1]}"
+              f"{len(r['fitted'])} epochs: keyframes {', '.join(map(str, r['keyframes']))}"
+              + (f" and {stretch_part[0]}-{stretch_part[-1]}" if stretch_part else "")
               + (f"; the whole chain would be ~{estimate:.0f} s ({estimate / r['wall']:.1f}x)" if estimate else ""))
     if not arguments.skip_fanout:
         stretch = arguments.stretch or 5
         r = fan_out(arguments.n, stretch, arguments.jobs, arguments.threads)
-        print(f"fan-out, {arguments.n} x {DIM}, epoch 1 + 2 stretches of {stretch}: one process {r[1]:.1f} s, "
+        print(f"fan-out, {arguments.n} x {DIM}, epochs 1-{1 + 2 * stretch}, stretches of {stretch}: one process {r[1]:.1f} s, "
               f"{arguments.jobs} workers {r[arguments.jobs]:.1f} s: {r[1] / r[arguments.jobs]:.2f}x; "
               f"maps identical: {r['identical']}")
     return 0
