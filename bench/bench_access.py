@@ -46,7 +46,8 @@ def synthetic(n_train: int, *, until: int | None = None, only: list[int] | None 
 def open_late(n_train: int, epoch: int, stretch: int, threads: int) -> dict:
     from ttv_core import load_dynamics
     from ttv_core.config import Runtime, VisConfig
-    from ttv_core.run.visualize import Visualization, chain_of
+    from ttv_core.run.chain import chain_of
+    from ttv_core.run.visualize import Visualization
 
     needed = chain_of(list(range(1, RUN_EPOCHS + 1)), [epoch], stretch)
     dynamics = load_dynamics(synthetic(n_train, only=needed))

@@ -193,7 +193,7 @@ def bench_run(name: str, dynamics, arguments: argparse.Namespace, config, epochs
     from ttv_core.fit.alignment import align_to
     from ttv_core.run.cli import parse_epochs
     from ttv_core.evaluate.figures import temporal_figures
-    from ttv_core.run.visualize import is_keyframe_index
+    from ttv_core.run.chain import is_keyframe_index
 
     epochs = parse_epochs(epochs_text, dynamics.epochs)
     print(f"{name}: {dynamics!r}, comparing epochs {epochs[0]}-{epochs[-1]}", file=sys.stderr, flush=True)

@@ -9,7 +9,9 @@ import ttv_core
 from ttv_core.run.cli import main
 from ttv_core.config import Runtime, VisConfig
 from ttv_core.fit.proxy import ProxyVisualizer
-from ttv_core.run.visualize import Visualization, chain_basis, chain_of, load_visualizer
+from ttv_core.run.chain import chain_basis, chain_of
+from ttv_core.run.store import ResultStore
+from ttv_core.run.visualize import SLIM, Visualization, load_visualizer
 
 FAST = VisConfig.of(hidden=32, n_hidden_layers=2, max_passes=2, resolution=24)
 
@@ -197,6 +199,17 @@ def test_slim_maps_hold_embeddings_and_read_the_models_back(dynamics, cache_dir)
     np.testing.assert_array_equal(held.embeddings["train"], whole.results_[2].embeddings["train"])
     np.testing.assert_array_equal(slim.territory(2).image, whole.territory(2).image)  # the model, read back
     assert slim._result(2).trust_map is not None
+
+
+def test_a_slim_read_reads_the_results_without_their_models(dynamics, tmp_path):
+    whole = Visualization(dynamics, "proxy", FAST, tmp_path / "fitted").fit([1, 2])
+    assert all(result.key + SLIM in whole.store for result in whole.results_.values())  # stored with each result
+    landed = ResultStore(tmp_path / "landed")
+    for key in whole.keys_:  # as a fan-out's results land in the driver: whole results only
+        landed.put(key, whole.store.get(key))
+    slim = Visualization(dynamics, "proxy", FAST, tmp_path / "landed").fit([1, 2], compute=False, slim=True)
+    assert sorted(slim.results_) == [1, 2] and all(result.key + SLIM in landed for result in slim.results_.values())
+    np.testing.assert_array_equal(slim.results_[2].embeddings["test"], whole.results_[2].embeddings["test"])
 
 
 def test_render_and_al_settings_do_not_invalidate_fitted_proxy_maps(dynamics, cache_dir):

@@ -292,7 +292,7 @@ class ProxyVisualizer(Visualizer):
         (without it, onto where the previous map puts this epoch's representations).
         ``sample_neighbors``: ``graph.nearest_neighbors(representations, n_neighbors)`` if the caller
         computed it already (the chain does, for the temporal strength). ``long_step``: ``previous`` is
-        several epochs back (a stretch's start, :func:`ttv_core.run.visualize.chain_basis`): the fit stays
+        several epochs back (a stretch's start, :func:`ttv_core.run.chain.chain_basis`): the fit stays
         warm however much changed, so the stretch starts where the map was, with a cold fit's layout epochs.
         """
         samples = np.asarray(representations, dtype=np.float32)

@@ -149,7 +149,7 @@ def _visualization(args: argparse.Namespace, method: str):
     from tqdm import tqdm
 
     from .fanout import fit_parallel
-    from .visualize import chain_of
+    from .chain import chain_of
 
     chain = chain_of(list(dynamics.epochs), epochs, visualization.config.layout.stretch_epochs)
     with tqdm(total=len(chain), unit="epoch", file=sys.stderr, desc=method) as bar:

@@ -1,6 +1,6 @@
 """Fitting a run's stretches in parallel, on local processes or a cluster (joblib backends).
 
-A chain's stretches (:func:`~ttv_core.run.visualize.chain_basis`) depend on their keyframe only, so
+A chain's stretches (:func:`~ttv_core.run.chain.chain_basis`) depend on their keyframe only, so
 once the keyframes' chain is fitted (one fit every ``stretch_epochs`` epochs, here) the stretches can
 be fitted side by side. :func:`fit_parallel` does so through ``joblib.Parallel`` under the backend the
 user picks:
@@ -31,7 +31,8 @@ from ..data.dynamics import SPLITS, TrainingDynamics
 from ..data.head import Head
 from ..errors import ConfigError
 from .store import ResultStore
-from .visualize import EpochResult, Visualization, chain_of, is_keyframe_index
+from .chain import chain_of, is_keyframe_index
+from .visualize import EpochResult, Visualization
 
 SCHEDULER_TIMEOUT = 30  # seconds to reach a Dask scheduler before giving up with a message
 

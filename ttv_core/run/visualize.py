@@ -9,7 +9,7 @@
 
 Epoch e's map is warm-started from epoch e-1's (and anchored to it by DVI's temporal loss), so the
 animation does not jump, rotate or mirror. The epochs fall into *stretches* of ``stretch_epochs``
-(:func:`chain_basis`): a stretch's first epoch (a *keyframe*) starts from the keyframe one stretch
+(:func:`~ttv_core.run.chain.chain_basis`): a stretch's first epoch (a *keyframe*) starts from the keyframe one stretch
 earlier instead, so asking for epoch 190 computes the keyframes 1, 21, ..., 181 and epochs 182-190,
 not all 190, and once the keyframes are there the stretches are independent of each other.
 A result is a pure function of (data, method, config, epoch).
@@ -37,8 +37,10 @@ from ..devices import resolve_device
 from ..fit.train import cpu_threads
 from ..canvas import Extent, extent_of
 from ..draw.territory import Territory, render_territory
+from .chain import chain_basis, chain_of, is_keyframe_index
 
 METHODS = ("proxy", "al", "umap")
+SLIM = "/slim"  # a result's key + this: the result without its model, for slim reads (Visualization.fit)
 EPOCH_STATES = ("cached", "computed")
 
 
@@ -79,37 +81,6 @@ class EpochProgress:
     total: int
     status: str  # "cached" or "computed"
     seconds: float
-
-
-def chain_basis(index: int, stretch_epochs: int) -> int | None:
-    """Index (among the run's epochs) of the result the ``index``-th epoch's map starts from; None for the first.
-
-    The epoch before, except at a keyframe (every ``stretch_epochs``-th epoch; 0: never), which starts
-    from the keyframe before it: the keyframes form a chain of their own with steps of ``stretch_epochs``,
-    so a stretch starts near where the one before it ended (rather than from a map of the run's start),
-    and any epoch is at most ``index // stretch_epochs + stretch_epochs`` fits past the first.
-    """
-    if index == 0:
-        return None
-    return index - stretch_epochs if is_keyframe_index(index, stretch_epochs) else index - 1
-
-
-def is_keyframe_index(index: int, stretch_epochs: int) -> bool:
-    """Whether the ``index``-th epoch of the run starts a stretch (the first epoch always does)."""
-    return index == 0 or bool(stretch_epochs) and index % stretch_epochs == 0
-
-
-def chain_of(run_epochs: list[int], asked: list[int], stretch_epochs: int, known: tuple[int, ...] = ()) -> list[int]:
-    """The epochs whose maps ``asked`` needs, in an order where each comes after its basis (ascending);
-    the walk back stops at the ``known`` epochs (results at hand), which are not listed."""
-    position = {epoch: index for index, epoch in enumerate(run_epochs)}
-    needed: set[int] = set()
-    for epoch in asked:
-        index = position[epoch]
-        while index is not None and run_epochs[index] not in needed and run_epochs[index] not in known:
-            needed.add(run_epochs[index])
-            index = chain_basis(index, stretch_epochs)
-    return sorted(needed)
 
 
 def neighbourhood_kept(previous: np.ndarray, current: np.ndarray) -> np.ndarray:
@@ -267,7 +238,7 @@ class Visualization:
                          config=self.config.key_for(method),
                          basis=None if basis is None else basis.key)
         if not may_compute:
-            result = self.store.get(key)
+            result = self._read_slim(key) if self._slim else self.store.get(key)
             if result is not None:
                 self.keys_.add(key)
             return result, True
@@ -280,8 +251,22 @@ class Visualization:
         result, cached = self.store.get_or_compute(key, computed, store=lambda _: not stop())
         if stop() and not cached:
             return None, False
+        if not cached:
+            self.store.put(key + SLIM, replace(result, state=None, trust_map=None))
         self.keys_.add(key)
         return result, cached
+
+    def _read_slim(self, key: str) -> EpochResult | None:
+        """A stored result without its model, kept beside it (0.56 MB to read at 60,000 samples, not 1.9);
+        made from the whole one the first time for a result stored without it (by a worker, or older code)."""
+        held = self.store.get(key + SLIM)
+        if held is None:
+            whole = self.store.get(key)
+            if whole is None:
+                return None
+            held = replace(whole, state=None, trust_map=None)
+            self.store.put(key + SLIM, held)
+        return held
 
     def _embed(self, visualizer, epoch: int) -> dict[str, np.ndarray]:
         return {split: visualizer.transform(np.asarray(self.dynamics.representations(epoch, split))) for split in SPLITS}
@@ -411,7 +396,7 @@ def load_visualizer(path, method: str, epoch: int, *, cache_dir=None, trust_code
     """The fitted visualizer of ``epoch`` for the run at ``path``, from the cache or computed now.
 
     The epochs its map starts from are computed too (once): the keyframes before it and the epochs
-    before it in its stretch (see :func:`chain_basis`). Returns None for ``method="umap"``, which has no inverse.
+    before it in its stretch (see :func:`~ttv_core.run.chain.chain_basis`). Returns None for ``method="umap"``, which has no inverse.
     """
     from ..data.load import load_dynamics
 
