@@ -9,7 +9,7 @@ from ttv_core.app.framejob import frame_job, frame_with_predictions
 from ttv_core.app.player import MAX_THUMBNAILS, interactive_samples, media_urls, player_data, show_player
 from ttv_core.draw.frames import FrameStyle
 from ttv_core.evaluate.predictions import prediction_history
-from ttv_core.run.frames import cached_frame
+from ttv_core.run.frames import cached_frame, frame_key
 from ttv_core.draw.territory import palette_css
 
 COLOUR_NAMES = {"label": "Label", "prediction": "Prediction"}
@@ -74,11 +74,11 @@ trust_map = overlay.toggle("Trust map", key="territory_trust", persist_state="se
 style = FrameStyle(colour_by=colour_by, splits=tuple(s for s in present if s in splits), trust_map=trust_map)
 
 shown = session.epoch(epochs)
-frames_job = frame_job(session.registry(), maps, style, first=shown)  # stops one for an older window or style
-follow_work(session.registry().generation, frames_job.completed, frames_job if frames_job.active else None)
-if not frames_job.ready[shown]:  # rendered here: the first picture waits for this frame only, not for all
+if frame_key(maps, shown, style) not in maps.store:  # rendered here first: the first picture waits for it alone
     with st.spinner(f"Rendering epoch {shown}…"):
         frame_with_predictions(maps, shown, style)
+frames_job = frame_job(session.registry(), maps, style, first=shown)  # stops one for an older window or style
+follow_work(session.registry().generation, frames_job.completed, frames_job if frames_job.active else None)
 frames = {epoch: cached_frame(maps, epoch, style) for epoch in epochs}  # None: still rendering in the job
 rendered = [epoch for epoch in epochs if frames[epoch] is not None]
 if frames_job.active:
