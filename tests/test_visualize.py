@@ -131,7 +131,7 @@ def test_cli_writes_outputs_and_refuses_to_overwrite(run, tmp_path, capsys):
         assert (out / f"epoch_{epoch}" / "territory.png").read_bytes().startswith(b"\x89PNG")
         assert set(json.loads((out / f"epoch_{epoch}" / "extent.json").read_text())) == {"x_min", "y_min", "x_max", "y_max"}
     assert "ppr_train" in json.loads((out / "proxy_eval.json").read_text())
-    capsys.readouterr()
+    assert "figures: 100%" in capsys.readouterr().err  # the evaluation shows its progress too
     assert main(["proxy", str(run), "--epochs", "2:3", "--out", str(out), *flags]) == 2
     assert "--overwrite" in capsys.readouterr().err
     original = tmp_path / "original"
