@@ -107,3 +107,14 @@ class DyingRun(RunDynamics):
         if epoch == 2:
             os._exit(3)
         return super().representations(epoch, split)
+
+
+def leader_with_a_child(pid_file: str) -> None:
+    """A spawned process's body: lead a process group (as a fit's worker does), start a long child, wait."""
+    import os
+    import subprocess
+
+    os.setsid()
+    child = subprocess.Popen(["sleep", "60"])
+    Path(pid_file).write_text(str(child.pid))
+    child.wait()

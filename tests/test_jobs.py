@@ -1,5 +1,6 @@
 """The dashboard's job registry, without Streamlit: shared jobs, progress, a real stop, errors kept."""
 
+import os
 import time
 
 import pytest
@@ -161,3 +162,34 @@ def test_epochs_a_dead_worker_stored_count_as_done_even_if_its_messages_were_los
     job.epochs.update({1: "waiting", 2: "computing"})  # as if the process died before its queue was flushed
     job._reconcile(dynamics, "proxy", config, cache_dir, Runtime())
     assert job.epochs == {1: "done", 2: "done"}
+
+
+@pytest.mark.skipif(not hasattr(os, "killpg"), reason="process groups are POSIX")
+def test_ending_a_fit_ends_the_processes_it_started(tmp_path):
+    """A Stop (or the end of a fit) ends what the fit's process started: local stretch workers outlived
+    a plain terminate of their parent and computed on."""
+    import multiprocessing
+
+    from helpers import leader_with_a_child
+    from ttv_core.app.jobs import _end_group
+
+    pid_file = tmp_path / "child.pid"
+    worker = multiprocessing.get_context("spawn").Process(target=leader_with_a_child, args=(str(pid_file),))
+    worker.start()
+    deadline = time.time() + 30
+    while not pid_file.exists() and time.time() < deadline:
+        time.sleep(0.05)
+    child = int(pid_file.read_text())
+    _end_group(worker)
+    worker.join(timeout=10)
+
+    def gone(pid: int) -> bool:  # reaped by init once its parent is gone
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        return False
+    deadline = time.time() + 10
+    while not gone(child) and time.time() < deadline:
+        time.sleep(0.1)
+    assert not worker.is_alive() and gone(child)

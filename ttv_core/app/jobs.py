@@ -19,8 +19,11 @@ asking for the same work share one job instead of doing it twice. The kinds:
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
+import os
 import queue
+import signal
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -194,8 +197,7 @@ class Job(_Work):
         try:
             return self._relay(worker, messages, stop)
         finally:
-            if worker.is_alive():
-                worker.terminate()
+            _end_group(worker)  # the fit and whatever it started (local stretch workers)
             worker.join(timeout=5)
             messages.close()
             self._reconcile(dynamics, method, config, cache_dir, runtime)
@@ -213,7 +215,7 @@ class Job(_Work):
                 stop.set()
                 stop_asked = time.monotonic()
             if stop_asked is not None and time.monotonic() - stop_asked > STOP_GRACE:
-                worker.terminate()
+                _end_group(worker)
                 return "stopped"
             try:
                 kind, value = messages.get(timeout=0.1)
@@ -239,6 +241,16 @@ class Job(_Work):
 
     def _settle(self) -> None:
         self.epochs.update({e: "waiting" for e, s in self.epochs.items() if s == "computing"})
+
+
+def _end_group(worker) -> None:
+    """End a fit's worker process and every process it started: it leads a process group of its own
+    (``worker._fit_in_worker``), and local stretch workers outlived a plain terminate, computing on."""
+    if hasattr(os, "killpg"):  # no such group while the process is still starting: then terminate alone
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(worker.pid, signal.SIGTERM)
+    if worker.is_alive():
+        worker.terminate()
 
 
 @dataclass

@@ -7,6 +7,7 @@ from __future__ import annotations
 import ast
 import dataclasses
 import functools
+import os
 import sys
 import threading
 import time
@@ -25,6 +26,8 @@ def _fit_in_worker(dynamics, method, config, cache_dir, runtime, epochs, message
     on the runtime's backend: the keyframes here, epoch by epoch, then each stretch's epochs when it lands
     (a Stop then ends this process, and with it the local workers; a cluster finishes its tasks unheard).
     """
+    if hasattr(os, "setsid"):
+        os.setsid()  # a group of its own: a Stop ends this process and every worker it starts (jobs._end_group)
     try:
         visualization = Visualization(dynamics, method, config, cache_dir, runtime)
         report = lambda progress: messages.put(("end", dataclasses.asdict(progress)))  # noqa: E731
