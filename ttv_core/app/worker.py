@@ -30,7 +30,10 @@ def _fit_in_worker(dynamics, method, config, cache_dir, runtime, epochs, message
         os.setsid()  # a group of its own: a Stop ends this process and every worker it starts (jobs._end_group)
     try:
         visualization = Visualization(dynamics, method, config, cache_dir, runtime)
-        report = lambda progress: messages.put(("end", dataclasses.asdict(progress)))  # noqa: E731
+
+        def report(progress: EpochProgress) -> None:
+            messages.put(("end", dataclasses.asdict(progress)))
+
         if config.layout.stretch_epochs and runtime.jobs != 1:
             from ttv_core.run.fanout import fit_parallel
 

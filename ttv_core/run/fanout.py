@@ -147,7 +147,7 @@ def fit_parallel(visualization: Visualization, epochs: list[int] | None = None, 
     asked = sorted(dynamics.check_epoch(e) for e in (epochs or run_epochs))
     todo = [(keyframe, stretch) for keyframe, stretch in stretches_of(run_epochs, asked, stretch_epochs)
             if Visualization(dynamics, visualization.method, config, visualization.cache_dir).fit(
-                stretch, compute=False).missing_]
+                stretch, compute=False, slim=True).missing_]
     if n_jobs == 1 or len(todo) <= 1:
         return visualization.fit(asked, on_epoch_end=on_epoch_end, slim=slim)
     with _backend(backend, scheduler):  # connected first: an unreachable cluster fails before any fit

@@ -33,15 +33,16 @@ def epoch_frame(visualization: Visualization, epoch: int, predictions: dict[str,
     ``predictions`` maps each split to its :func:`~ttv_core.evaluate.predictions.prediction_history` (which
     must include ``epoch``): the dots' colours and rings come from it.
     """
-    result = visualization._result(epoch)
+    held = visualization._held(epoch)  # the embeddings; a slim fit reads the whole result back only for a trust map
 
     def render() -> bytes:
         dynamics = visualization.dynamics
         territory = visualization.territory(epoch)
-        layers = {split: (result.embeddings[split], dynamics.labels(split),
+        layers = {split: (held.embeddings[split], dynamics.labels(split),
                           predictions[split].predicted[predictions[split].row(epoch)]) for split in style.splits}
+        trust_map = visualization._result(epoch).trust_map if style.trust_map else None
         image = render_frame(None if territory is None else territory.image, visualization.extent_, layers,
-                             n_classes=dynamics.n_classes, style=style, trust_map=result.trust_map)
+                             n_classes=dynamics.n_classes, style=style, trust_map=trust_map)
         return png_bytes(image)
 
     frame, _ = visualization.store.get_or_compute(frame_key(visualization, epoch, style), render)
