@@ -101,9 +101,18 @@ def test_original_layout_folder_runs_its_code_only_once_allowed_and_for_that_fol
     assert at.checkbox(key="trust_code").value is False
 
 
-def test_train_page_trains_in_the_background_until_done(tmp_path):
+def trained(at, *, seconds: float):
+    """Run the page every half second (its run_every does not fire by itself in AppTest) until the job is done."""
     import time
 
+    deadline = time.time() + seconds
+    while "Done" not in at.get("progress")[0].proto.text and time.time() < deadline:
+        time.sleep(0.5)
+        at.run()
+    return at
+
+
+def test_train_page_trains_in_the_background_until_done(tmp_path):
     from helpers import make_small_run
 
     run = make_small_run(tmp_path / "tiny", epochs=(1, 2, 3), n_train=60, n_test=20)
@@ -114,11 +123,7 @@ def test_train_page_trains_in_the_background_until_done(tmp_path):
         at.number_input(key=name).set_value(value)
     at.selectbox(key="train_device").set_value("cpu")
     at.button(key="train_start").click().run()
-    for _ in range(60):  # run_every does not fire by itself in AppTest
-        if "Done" in at.get("progress")[0].proto.text:
-            break
-        time.sleep(0.5)
-        at.run()
+    trained(at, seconds=30)
 
     assert not at.exception
     assert not at.error
@@ -170,40 +175,29 @@ def test_train_page_says_which_maps_are_cached_before_training(mapped_run, tmp_p
 
 
 def test_train_page_trains_the_maps_up_to_the_chosen_epoch(tmp_path):
-    import time
-
     from helpers import VIEW_CONFIG, make_small_run
 
     run = make_small_run(tmp_path / "tiny", epochs=(1, 2, 3, 4), n_train=60, n_test=20)
     at = open_app(page="train", view_config=VIEW_CONFIG, run=str(run))
     at.select_slider(key="train_epochs").set_value(2)
     at.button(key="train_start").click().run()
-    for _ in range(60):
-        if "Done" in at.get("progress")[0].proto.text:
-            break
-        time.sleep(0.5)
-        at.run()
+    trained(at, seconds=30)
     assert "Done: 2 of 2 epochs" in at.get("progress")[0].proto.text
     assert list(at.dataframe[0].value["epoch"]) == [1, 2]
 
 
 def test_train_page_fits_stretches_on_the_chosen_backend(tmp_path):
     import json
-    import time
 
     from helpers import VIEW_CONFIG, make_small_run
 
     run = make_small_run(tmp_path / "tiny", epochs=(1, 2, 3, 4, 5), n_train=60, n_test=20)
     at = open_app(page="train", view_config=VIEW_CONFIG, run=str(run))
-    at.number_input(key="train_stretch_epochs").set_value(2)
+    at.number_input(key="train_stretch_epochs").set_value(2).run()  # the workers wait for a stretch length
     at.number_input(key="train_jobs").set_value(2)
     at.selectbox(key="train_backend").set_value("sequential")  # through joblib, as a cluster would be
     at.button(key="train_start").click().run()
-    for _ in range(120):
-        if "Done" in at.get("progress")[0].proto.text:
-            break
-        time.sleep(0.5)
-        at.run()
+    trained(at, seconds=60)
     assert not at.exception and not at.error
     assert "Done: 5 of 5 epochs" in at.get("progress")[0].proto.text
     config = ttv_core.config.VisConfig.from_dict(json.loads(at.session_state["train_job"][3]))
@@ -214,3 +208,17 @@ def test_train_page_fits_stretches_on_the_chosen_backend(tmp_path):
 
     job = registry().get(at.session_state["train_job"])
     assert not job.passes, "fitted by fit_parallel (which relays no training passes), not epoch by epoch"
+
+
+def test_train_page_long_run_settings_wait_for_a_stretch_and_dask_for_its_scheduler(mapped_run):
+    from helpers import VIEW_CONFIG
+
+    at = open_app(page="train", view_config=VIEW_CONFIG, run=str(mapped_run))
+    assert at.number_input(key="train_jobs").disabled and at.selectbox(key="train_backend").disabled  # one chain
+    at.number_input(key="train_stretch_epochs").set_value(2).run()
+    assert not at.number_input(key="train_jobs").disabled and at.text_input(key="train_scheduler").disabled
+    at.selectbox(key="train_backend").set_value("dask").run()
+    assert not at.exception and not at.error
+    assert "Dask scheduler" in at.warning[0].value and at.button(key="train_start").disabled
+    at.text_input(key="train_scheduler").input("tcp://127.0.0.1:8786").run()
+    assert not at.warning and not at.button(key="train_start").disabled

@@ -55,23 +55,29 @@ with st.expander("Long runs: stretches and workers"):
     stretch = long[0].number_input("Stretch (epochs)", min_value=0, value=shown.value("stretch_epochs"), step=1,
                                    key="train_stretch_epochs", persist_state="session",
                                    help="0: one chain from the first epoch. 20: keyframes at epochs 1, 21, 41, …")
+    alone = not stretch  # one chain: nothing to share out, so these wait for a stretch length
     jobs = long[1].number_input("Workers", min_value=0, value=Runtime().jobs, step=1, key="train_jobs",
-                                persist_state="session", help="Stretches computed at once; 0: one per core (or per "
-                                "cluster worker); 1: one after the other, with progress inside each epoch.")
-    backend = long[2].selectbox("Backend", BACKENDS, key="train_backend", persist_state="session",
+                                persist_state="session", disabled=alone, help="Stretches computed at once; 0: one "
+                                "per core (or per cluster worker); 1: one after the other, with progress inside each epoch.")
+    backend = long[2].selectbox("Backend", BACKENDS, key="train_backend", persist_state="session", disabled=alone,
                                 help="loky: processes on this machine; dask: a Dask cluster (give its scheduler); "
                                 "ray: a Ray cluster where Ray is installed.")
     scheduler = long[3].text_input("Dask scheduler", key="train_scheduler", persist_state="session",
-                                   placeholder="tcp://host:8786", disabled=backend != "dask")
+                                   placeholder="tcp://host:8786", disabled=alone or backend != "dask")
+    no_scheduler = not alone and backend == "dask" and not scheduler.strip()
+    if no_scheduler:
+        st.warning("Enter the **Dask scheduler**'s address (e.g. tcp://host:8786) to train on a Dask cluster, "
+                   "or choose another backend.")
 changes["stretch_epochs"] = stretch
 try:
     config = shown.replace(**{name: int(v) for name, v in changes.items()})
-    runtime = Runtime(device=device, jobs=int(jobs), backend=backend, scheduler=scheduler if backend == "dask" else "")
+    runtime = Runtime(device=device) if alone or no_scheduler else Runtime(
+        device=device, jobs=int(jobs), backend=backend, scheduler=scheduler.strip() if backend == "dask" else "")
 except ttv_core.TTVError as error:
     st.error(str(error))
     st.stop()
 asked = [e for e in epochs if e <= last]  # the whole chain: each map starts from the one before
-if st.button("Train", type="primary", key="train_start"):
+if st.button("Train", type="primary", key="train_start", disabled=no_scheduler):
     key = job_key(dynamics, method, config, asked)
     session.registry().submit(key, dynamics, method, config, asked, runtime=runtime)
     session.set_view_config(config)  # the other pages now show these maps
