@@ -160,8 +160,13 @@ def score_epoch(dynamics, visualization, epoch: int, umap_embedding: np.ndarray)
     train, test = (np.asarray(dynamics.representations(epoch, split)) for split in ("train", "test"))
     head, visualizer = dynamics.head(epoch), visualization.visualizer(epoch)
     accuracy = float(np.mean(head.predict(test) == dynamics.labels("test"))) if len(test) else None
+    shown = visualization.results_[epoch].embeddings  # the map the product draws, not a re-encoding of it
+
+    def embed(points: np.ndarray) -> np.ndarray:
+        return shown["train"] if points is train else shown["test"]
+
     return {"epoch": epoch, "accuracy": accuracy,
-            "ttv": quality(train, test, visualizer.transform, visualizer.inverse_transform, head),
+            "ttv": quality(train, test, embed, visualizer.inverse_transform, head),
             "umap": quality(train, test, lambda _: umap_embedding, None, head)}
 
 

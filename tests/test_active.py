@@ -97,9 +97,22 @@ def test_a_proxy_rebuilt_from_its_state_gives_the_same_refinement(blobs, proxy, 
     treeless = ProxyVisualizer.from_state(proxy.state())
     del treeless.proxies_
     for source in (rebuilt, treeless):
-        again = ActiveVisualizer(config=SMALL).fit(points, head=head, proxy=source)
+        again = ActiveVisualizer(config=SMALL).fit(points, head=head, proxy=source, proxy_embedding=proxy.embedding_)
         np.testing.assert_array_equal(again.proxies_.centres, active.proxies_.centres)
         np.testing.assert_array_equal(again.transform(points), active.transform(points))
+        np.testing.assert_array_equal(again.embedding_, active.embedding_)
+
+
+def test_the_refined_map_moves_the_proxys_map_by_what_refinement_moved(blobs, proxy, refined):
+    points, head = blobs
+    active, _ = refined
+    moved = active.transform(points) - proxy.transform(points)
+    np.testing.assert_allclose(active.embedding_, proxy.embedding_ + moved, atol=1e-5)
+    unrefined = ActiveVisualizer(config=SMALL).fit(points, head=head, proxy=proxy, should_stop=lambda: True)
+    assert unrefined.history_ == []
+    np.testing.assert_array_equal(unrefined.embedding_, proxy.embedding_)  # no pass kept: the proxy's map
+    with pytest.raises(DataError, match="proxy_embedding"):
+        ActiveVisualizer(config=SMALL).fit(points, head=head, proxy=proxy, proxy_embedding=proxy.embedding_[:-1])
 
 
 def test_progress_callback_and_stop_request(blobs, proxy):

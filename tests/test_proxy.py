@@ -252,6 +252,32 @@ def test_model_units_standardise_and_states_without_them_still_load(blobs, fitte
 
 
 
+def test_the_training_samples_map_is_the_layout_on_the_canvas_and_the_encoder_lies_close_to_it(blobs, fitted):
+    points, _, head = blobs
+    grown = ProxyVisualizer(config=SMALL).fit(points * np.float32(3.0), head=_shrunk(head, 3.0), previous=fitted)
+    assert grown.canvas_["scale"] > 1.2, "the canvas grows with the representations"
+    for visualizer in (fitted, grown):
+        np.testing.assert_allclose(visualizer.embedding_, visualizer.layout_ * visualizer.canvas_["scale"], rtol=1e-6)
+    distance = np.linalg.norm(fitted.transform(points) - fitted.embedding_, axis=1)
+    assert np.median(distance) < 0.1 * layout_spread(fitted.embedding_), "new points land in the same frame"
+    decoded = fitted.inverse_transform(fitted.embedding_)
+    assert metrics.prediction_preserving_rate(head.predict(points), head.predict(decoded)) >= 0.95
+
+
+def test_the_decoder_learns_from_the_layouts_positions_not_the_encoders_output(blobs):
+    points, _, _ = blobs
+    layout = initial_layout(points)
+    graph = TrainingGraph(points, np.zeros(1, np.int64), np.zeros(1, np.int64), np.ones(1, np.float32))
+    model = VisModel(points.shape[1], 32, 2).set_units(torch.from_numpy(points), torch.from_numpy(layout))
+    seen = []
+    model.decoder.register_forward_hook(lambda module, inputs, output: seen.append(inputs[0].detach().clone()))
+    Trainer(SMALL, torch.device("cpu")).run(model, graph, layout=layout, max_passes=1)
+    decoded = torch.cat(seen).numpy()
+    assert len(decoded) > 0
+    rows = {tuple(row) for row in layout.astype(np.float32).tolist()}
+    assert all(tuple(row) in rows for row in decoded.tolist()), "the decoder read the encoder's output"
+
+
 def test_fit_records_the_two_stage_losses_and_warm_starts_take_fewer_passes(blobs, fitted):
     points, _, head = blobs
     assert {"position", "reconstruction", "prediction", "loss"} <= set(fitted.history_[0])

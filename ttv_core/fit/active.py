@@ -217,6 +217,9 @@ class ActiveVisualizer(Visualizer):
         failing after the pass), ``ppr`` (on the training samples), ``added`` (new probe vertices),
         ``added_inside_balls``, ``probe_vertices`` (all probe vertices trained on) and ``kept``
         (whether this pass's model is the best so far).
+    embedding_ : ndarray, shape (n_samples, 2)
+        The map of the training samples: the proxy's map, each sample moved by as much as refinement
+        moved its encoding (so an epoch that kept no refinement pass shows the proxy's map exactly).
     trust_map_ : TrustMap
         The probe grid's verdicts before and after refinement, in the proxy embedding's frame.
     proxies_ : Proxies
@@ -229,6 +232,7 @@ class ActiveVisualizer(Visualizer):
         *,
         head: Head,
         proxy: ProxyVisualizer,
+        proxy_embedding: np.ndarray | None = None,
         on_pass_end: Callable[[dict[str, float]], None] | None = None,
         should_stop: Callable[[], bool] | None = None,
     ) -> ActiveVisualizer:
@@ -243,6 +247,9 @@ class ActiveVisualizer(Visualizer):
         proxy : ProxyVisualizer
             The fitted proxy visualizer of the same epoch (one without ``proxies_``, e.g. from an old cache, is
             fine: its proxy tree is rebuilt from its config). Read only, never changed.
+        proxy_embedding : ndarray, shape (n_samples, 2), optional
+            The proxy's map of these samples (its ``embedding_``; a stored result's train embedding
+            when the proxy was rebuilt from its state). Default: ``proxy.embedding_``, else its encoding.
         on_pass_end : callable, optional
             Receives each :attr:`history_` entry as it is made.
         should_stop : callable, optional
@@ -257,7 +264,13 @@ class ActiveVisualizer(Visualizer):
         proxies = getattr(proxy, "proxies_", None) or hierarchical_proxies(  # absent after from_state
             samples, head.n_classes, min_split=proxy.config.layout.proxy_min_split,
             dunn_threshold=proxy.config.layout.proxy_dunn_threshold, seed=proxy.config.seed)
-        embedding = proxy.transform(samples)
+        encoded = proxy.transform(samples)
+        if proxy_embedding is None:
+            proxy_embedding = getattr(proxy, "embedding_", encoded)
+        embedding = check_points(proxy_embedding, "proxy_embedding", owner="ActiveVisualizer.fit", dim=2)
+        if embedding.shape != encoded.shape:
+            raise argument_error("proxy_embedding", "ActiveVisualizer.fit", f"have one row per sample, shape {encoded.shape}",
+                                 f"shape {embedding.shape}", "Pass the proxy's map of exactly these samples.")
         extent = extent_of(embedding)
         mask = probe_mask(embedding, extent, resolution, config.active.probe_radius)
         decoded = proxy.inverse_transform(grid_points(extent, resolution)[mask])
@@ -276,7 +289,9 @@ class ActiveVisualizer(Visualizer):
         self.trust_map_ = TrustMap(extent, resolution, mask.reshape(resolution, resolution), image(before),
                                    image(after))
         self.proxies_ = proxies
-        return self._set_fitted(model.to(torch.device("cpu")), history)
+        self._set_fitted(model.to(torch.device("cpu")), history)
+        self.embedding_ = (embedding + (self.transform(samples) - encoded)).astype(np.float32)
+        return self
 
     def _check_proxy(self, proxy: ProxyVisualizer, samples: np.ndarray, head: Head) -> VisModel:
         """The proxy's fitted model, after checking that it fits this data, head and architecture."""

@@ -269,7 +269,11 @@ class Visualization:
         return held
 
     def _embed(self, visualizer, epoch: int) -> dict[str, np.ndarray]:
-        return {split: visualizer.transform(np.asarray(self.dynamics.representations(epoch, split))) for split in SPLITS}
+        """Each split's map: the fit's own map of the training samples where it has one (a proxy fit's
+        layout, ``embedding_``), the encoder's placement otherwise."""
+        fitted = getattr(visualizer, "embedding_", None)
+        return {split: fitted if split == "train" and fitted is not None
+                else visualizer.transform(np.asarray(self.dynamics.representations(epoch, split))) for split in SPLITS}
 
     def _fit_chained(self, epoch: int, previous: EpochResult | None, stop) -> dict[str, Any]:
         if self.method == "umap":
@@ -292,8 +296,8 @@ class Visualization:
 
         visualizer = ActiveVisualizer(config=self.config, runtime=self.runtime).fit(
             np.asarray(self.dynamics.representations(epoch)), head=self.dynamics.head(epoch),
-            proxy=ProxyVisualizer.from_state(proxy.state), should_stop=stop,
-            on_pass_end=lambda losses: self._on_pass_end(epoch, losses),
+            proxy=ProxyVisualizer.from_state(proxy.state), proxy_embedding=proxy.embeddings["train"],
+            should_stop=stop, on_pass_end=lambda losses: self._on_pass_end(epoch, losses),
         )
         return {"embeddings": self._embed(visualizer, epoch), "state": visualizer.state(),
                 "trust_map": visualizer.trust_map_}
