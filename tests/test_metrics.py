@@ -150,3 +150,19 @@ SAME_SHAPE = "must match high_seq in epochs x samples (3 x 10)."
 def test_invalid_arguments_name_themselves(call, error, message):
     with pytest.raises(error, match="^The " + re.escape(message)):
         call()
+
+
+def test_neighbour_preservation_of_some_rows_matches_the_whole_on_those_rows():
+    rng = np.random.default_rng(3)
+    high = rng.normal(size=(300, 8)).astype(np.float32)
+    low = high[:, :2] + rng.normal(scale=0.3, size=(300, 2)).astype(np.float32)
+    high[7] = high[8]  # an exact duplicate: its own list may not hold it first
+    rows = np.array([0, 7, 8, 100, 299])
+    whole = metrics.nearest_neighbors(high, 10, exact=True)[0], metrics.nearest_neighbors(low, 10)[0]
+    expected = metrics.shared_neighbours(whole[0][rows], whole[1][rows]).mean() / 10
+    assert metrics.neighbor_preservation(high, low, 10, rows=rows)["rate"] == pytest.approx(expected)
+    everything = metrics.neighbor_preservation(high, low, 10)
+    assert metrics.neighbor_preservation(high, low, 10, rows=np.arange(300)) == pytest.approx(everything)
+    for bad in ([0, 0], [300], [1.5], []):
+        with pytest.raises(DataError, match="rows"):
+            metrics.neighbor_preservation(high, low, 10, rows=bad)

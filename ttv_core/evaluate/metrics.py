@@ -17,7 +17,7 @@ import scipy.stats
 
 from .._checks import argument_error, check_int, check_points
 from ..fit.graph import nearest_neighbors, nearest_neighbors_between
-from ..fit.knn import shared_neighbours
+from ..fit.knn import exact_knn, shared_neighbours
 
 _CHUNK_BYTES = 32 * 2**20  # working memory of the temporal figures per block of samples
 
@@ -32,7 +32,7 @@ def _check_pair(high, low, owner: str, names: tuple[str, str] = ("high", "low"),
     return high, low
 
 
-def neighbor_preservation(high, low, k: int = 15) -> dict[str, float]:
+def neighbor_preservation(high, low, k: int = 15, *, rows=None) -> dict[str, float]:
     """How many of each sample's k nearest neighbours in D are also among its k nearest in 2-D.
 
     Parameters
@@ -43,6 +43,10 @@ def neighbor_preservation(high, low, k: int = 15) -> dict[str, float]:
         Their embedding (any dimension works).
     k : int, default 15
         In [1, n_samples - 1].
+    rows : array of int, optional
+        The samples scored (default: all). Their neighbours are still searched among all samples, so
+        the rate over a random subset is an unbiased estimate of the whole one: at 60,000 x 512 an exact
+        search of every sample takes about 40 s on 2 cores, of 10,000 a sixth of that.
 
     Returns
     -------
@@ -53,14 +57,38 @@ def neighbor_preservation(high, low, k: int = 15) -> dict[str, float]:
         [1, k] and a random layout still scores at least 1. Here the sample is always counted, even
         when an exact duplicate would have pushed it out of the original's list.
     """
-    high, low = _check_pair(high, low, "neighbor_preservation", min_rows=2)
-    k = check_int(k, "k", owner="neighbor_preservation", low=1, high=high.shape[0] - 1, high_text="n_samples - 1",
+    owner = "neighbor_preservation"
+    high, low = _check_pair(high, low, owner, min_rows=2)
+    k = check_int(k, "k", owner=owner, low=1, high=high.shape[0] - 1, high_text="n_samples - 1",
                   fix="Choose a smaller k.")
-    high_neighbors, _ = nearest_neighbors(high, k, exact=True)  # judged against the true neighbours
-    low_neighbors, _ = nearest_neighbors(low, k)
+    if rows is None:
+        high_neighbors, _ = nearest_neighbors(high, k, exact=True)  # judged against the true neighbours
+        low_neighbors, _ = nearest_neighbors(low, k)
+    else:
+        rows = _checked_rows(rows, high.shape[0], owner)
+        high_neighbors = _others(exact_knn(high, k + 1, queries=high[rows])[0], rows)
+        low_neighbors = _others(nearest_neighbors_between(low[rows], low, k + 1)[0], rows)
     rate = shared_neighbours(high_neighbors, low_neighbors).mean() / k
     legacy = 1.0 + shared_neighbours(high_neighbors[:, : k - 1], low_neighbors[:, : k - 1]).mean()
     return {"legacy": float(legacy), "rate": float(rate)}
+
+
+def _checked_rows(rows, n_samples: int, owner: str) -> np.ndarray:
+    """``rows`` as distinct int64 indices into n_samples samples, or a DataError naming it."""
+    array = np.asarray(rows)
+    if (array.ndim != 1 or len(array) == 0 or not np.issubdtype(array.dtype, np.integer)
+            or array.min() < 0 or array.max() >= n_samples or len(np.unique(array)) != len(array)):
+        raise argument_error("rows", owner, f"be distinct sample indices in [0, {n_samples - 1}]",
+                             f"{array.dtype} of shape {array.shape}", "Pass e.g. rng.choice(n_samples, m, replace=False).")
+    return array.astype(np.int64)
+
+
+def _others(found: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """k + 1 neighbours of each of ``rows`` (itself usually among them) -> its k nearest OTHER samples."""
+    own = found == rows[:, None]
+    last = ~own.any(axis=1)  # a duplicate pushed the sample itself out of its list: drop the farthest
+    own[last, -1] = True
+    return found[~own].reshape(len(found), found.shape[1] - 1)
 
 
 def _predicted_classes(predicted, predicted_round_trip, owner: str) -> tuple[np.ndarray, np.ndarray]:
