@@ -15,6 +15,7 @@ os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["HF_HUB_CACHE"] = str(_SESSION_ROOT / "hf-hub-cache")
 os.environ["HF_HUB_DISABLE_TELEMETRY"] = "1"
 os.environ["TTV_CACHE_DIR"] = str(_SESSION_ROOT / "ttv-cache")
+os.environ["TTV_TRAIN_DEMO"] = "0"  # AppTests open the demo: only the tests of unasked training turn it on
 
 
 @pytest.fixture(scope="session")

@@ -17,12 +17,12 @@ def metrics(at: AppTest) -> dict[str, str]:
     return {metric.label: metric.value for metric in at.metric}
 
 
-def test_demo_opens_by_default_with_summary_thumbnails_and_accuracy_chart():
+def test_demo_opens_by_default_on_territories_and_its_overview_has_summary_thumbnails_and_accuracy():
     at = open_app()
-
-    assert not at.exception
-    assert not at.error
-    assert at.query_params["run"] == "demo"
+    assert not at.exception and not at.error
+    assert at.query_params["run"] == "demo" and at.title[0].value == "Territories"
+    at.switch_page(page_script("overview")).run()
+    assert not at.exception and not at.error
     shown = metrics(at)
     assert (shown["Epochs"], shown["Training samples"], shown["Test samples"]) == ("20", "1,437", "360")
     assert len(at.get("image")[0].proto.imgs) == 12
@@ -60,7 +60,7 @@ def test_hub_choice_adds_the_hf_prefix_and_a_missing_repo_is_an_error():
 def test_run_query_parameter_reopens_that_run(tmp_path):
     small_run = ttv_core.make_demo(tmp_path / "r", config=ttv_core.DemoConfig(epochs=3))
 
-    at = open_app(run=str(small_run))
+    at = open_app("overview", run=str(small_run))
 
     assert not at.exception
     assert not at.error
@@ -75,7 +75,7 @@ def test_an_epoch_found_damaged_by_a_page_is_an_error_not_a_traceback(tmp_path):
     damaged = run / "epochs" / "epoch_0002" / "test.npy"
     np.save(damaged, np.full_like(np.load(damaged), np.nan))
 
-    at = open_app(run=str(run))
+    at = open_app("overview", run=str(run))
 
     assert not at.exception
     assert metrics(at)["Epochs"] == "2"  # the summary still shows
@@ -85,7 +85,7 @@ def test_an_epoch_found_damaged_by_a_page_is_an_error_not_a_traceback(tmp_path):
 def test_original_layout_folder_runs_its_code_only_once_allowed_and_for_that_folder_only(tmp_path):
     folder = make_original_layout(tmp_path / "original")
 
-    at = open_app(run=str(folder))
+    at = open_app("overview", run=str(folder))
     assert not at.exception
     assert TRUST_LABEL in at.error[0].value
     assert not at.metric
@@ -116,7 +116,7 @@ def test_train_page_trains_in_the_background_until_done(tmp_path):
     from helpers import make_small_run
 
     run = make_small_run(tmp_path / "tiny", epochs=(1, 2, 3), n_train=60, n_test=20)
-    at = open_app(run=str(run))
+    at = open_app("overview", run=str(run))
     at.switch_page(page_script("train")).run()
     chosen = {"max_passes": 2, "warm_max_passes": 2, "resolution": 24, "n_neighbors": 10}
     for name, value in {f"train_{field}": value for field, value in chosen.items()}.items():

@@ -113,3 +113,34 @@ def test_class_names_from_the_dataset_are_shown_as_text_not_html(tmp_path):
     legend = at.get("html")[0].proto.body
     assert "&lt;img src=x onerror=&quot;alert(1)&quot;&gt;" in legend and "<img" not in legend
     assert player(at)["classes"][0] == hostile  # the player gets the text, and escapes it when it shows it
+
+
+def test_a_first_visit_to_the_demo_trains_its_maps_unasked_then_plays_them_once(monkeypatch, tmp_path):
+    """A newcomer lands on Territories, presses nothing, sees training progress, then the animation playing."""
+    monkeypatch.setenv("TTV_TRAIN_DEMO", "1")
+    monkeypatch.setenv("TTV_CACHE_DIR", str(tmp_path / "cache"))  # an empty cache: no maps of the demo
+    config = VIEW_CONFIG.replace(seed=11)  # maps no other test reads
+    at = open_app(view_config=config)  # no page: the landing page
+    assert not at.exception and not at.error
+    assert at.info and "nothing to press" in at.info[0].value
+    job = registry().latest_fit(str(at.session_state["dynamics"].location), "proxy")
+    assert job is not None and job.config == config and job.total == 20
+    wait_for(job, timeout=240)
+    assert job.status == "done", job.error
+    data = player(frames_rendered(at.run()))  # the page's poll notices the epochs, then the frames
+    assert data["epochs"] == list(range(1, 21)) and all(data["frames"])
+    assert data["autoplay"] is True
+    assert player(at.run())["autoplay"] is False  # once per session
+    again = open_app(view_config=config)  # a second visitor: maps are there, nothing is trained again
+    assert registry().latest_fit(str(again.session_state["dynamics"].location), "proxy") is job
+    assert player(again)["autoplay"] or player(frames_rendered(again))["autoplay"]  # its frames may be done at once
+
+
+def test_a_link_to_an_epoch_and_other_runs_neither_train_nor_play_unasked(monkeypatch, mapped_run, tmp_path):
+    monkeypatch.setenv("TTV_TRAIN_DEMO", "1")
+    at = open_app(view_config=VIEW_CONFIG, run=str(mapped_run), epoch="2")
+    assert player(frames_rendered(at))["autoplay"] is False  # a link to one epoch shows that epoch
+    fresh = make_small_run(tmp_path / "fresh")
+    before = len(registry()._jobs)
+    at = open_app(view_config=VIEW_CONFIG, run=str(fresh))
+    assert "no **TrustVis (proxy)** maps yet" in at.info[0].value and len(registry()._jobs) == before

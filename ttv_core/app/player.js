@@ -107,6 +107,12 @@ class Player {
     }
     this.at = Math.min(this.at, data.epochs.length - 1);
     this.draw();
+    // A first visit plays the animation unasked, once per player (Python asks for it once per session).
+    if (data.autoplay && !this.autoplayed && data.epochs.length > 1) {
+      this.autoplayed = true;
+      this.at = 0;
+      this.play();
+    }
   }
 
   // Tell Python which frames and points this player holds, so that it stops sending them (and sends

@@ -88,7 +88,7 @@ def media_urls(pictures: list[bytes], key: str) -> list[str]:
 def player_data(*, epochs: list[int], frames: list[str], embeddings: dict[int, dict[str, np.ndarray]],
                 predictions: dict[str, PredictionHistory], samples: list[tuple[str, int]], extent: Extent,
                 size: int, epoch: int, classes: list[str], selected: dict[str, list[int]],
-                thumbnails: dict[tuple[str, int], str] | None = None) -> dict[str, Any]:
+                thumbnails: dict[tuple[str, int], str] | None = None, autoplay: bool = False) -> dict[str, Any]:
     """Everything the player draws, JSON-ready.
 
     ``frames`` are the frames' URLs (:func:`media_urls`), one per epoch ("" for a frame still rendering),
@@ -96,7 +96,8 @@ def player_data(*, epochs: list[int], frames: list[str], embeddings: dict[int, d
     :meth:`PredictionHistory.take`) may lack those epochs (their points say ``NO_PREDICTION``);
     ``thumbnails`` are the URLs of the samples' thumbnails where there are some; ``embeddings[e][split]``
     epoch ``e``'s 2-D positions; ``samples`` the interactive (split, index) pairs (see
-    :func:`interactive_samples`); ``selected`` the selection by split.
+    :func:`interactive_samples`); ``selected`` the selection by split; ``autoplay``: start playing from
+    the first epoch as the player gets it (once per player: later data does not restart it).
     """
     splits = sorted({split for split, _ in samples}, key=["train", "test"].index)
     by_split = {split: np.array([i for s, i in samples if s == split], dtype=np.int64) for split in splits}
@@ -144,6 +145,7 @@ def player_data(*, epochs: list[int], frames: list[str], embeddings: dict[int, d
         "size": int(size),
         "epoch": int(epoch),
         "speed": DEFAULT_SPEED,
+        "autoplay": bool(autoplay),
         "classes": list(classes),
         "palette": palette_css(len(classes)),
     }
@@ -185,5 +187,7 @@ def show_player(data: dict[str, Any], *, key: str, on_epoch: Callable[[int], Non
 
     held = getattr(st.session_state.get(key), "held", None)  # what the player reported holding after the last run
     _component(key=key, data=without_held(data, held),
-               default={"epoch": data["epoch"], "selection": None, "held": None},
+               # No epoch by default: a default that followed the epoch shown would, when training moved it
+               # on, come back as the viewer's choice and pin the view (and stop a first visit's autoplay).
+               default={"epoch": None, "selection": None, "held": None},
                on_epoch_change=epoch_changed, on_selection_change=selection_changed, on_held_change=lambda: None)

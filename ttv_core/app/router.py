@@ -20,7 +20,8 @@ import streamlit as st
 import ttv_core
 from ttv_core.app import page_path, session
 
-# One line per page; the first is where a new visitor lands.
+# One line per page, in the sidebar's order.
+LANDING = "territories"  # where a new visitor lands: the animation, which plays by itself
 PAGES = [
     ("overview", "Overview", ":material/dashboard:"),
     ("train", "Train", ":material/model_training:"),
@@ -120,14 +121,14 @@ def open_chosen_run(reference: str, trust_code: bool) -> ttv_core.TrainingDynami
 def main() -> None:
     """One run of the dashboard script: page setup, the sidebar's run choice, then the chosen page."""
     st.set_page_config(page_title="ttv", page_icon=":material/history:", layout="wide")
-    pages = [st.Page(page_path(name), title=title, icon=icon, default=index == 0)
-             for index, (name, title, icon) in enumerate(PAGES)]
+    pages = [st.Page(page_path(name), title=title, icon=icon, default=name == LANDING) for name, title, icon in PAGES]
     page = st.navigation(pages)
     reference, trust_code = run_picker()
     if reference is None:
         st.info("Type the folder or the dataset to open in the sidebar.")
         st.stop()
     st.session_state.dynamics = open_chosen_run(reference, trust_code)
+    st.session_state[session.DEMO_KEY] = reference == DEMO_RUN
     session.method_picker()
     try:
         page.run()

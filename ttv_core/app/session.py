@@ -8,10 +8,12 @@ training happens in a background job (:mod:`ttv_core.app.jobs`), never in a page
 
 from __future__ import annotations
 
+import os
+
 import streamlit as st
 
 import ttv_core
-from ttv_core.app.jobs import JobRegistry
+from ttv_core.app.jobs import Job, JobRegistry, job_key
 from ttv_core.config import VisConfig
 from ttv_core.data.dynamics import SPLITS
 from ttv_core.evaluate.predictions import PredictionHistory, prediction_history
@@ -22,6 +24,10 @@ METHOD_NAMES = {"proxy": "TrustVis (proxy)", "al": "TrustVis + active learning",
 CONFIG_KEY = "view_config"  # the VisConfig whose maps the pages show: the last one trained
 SELECTION_KEY = "selected_samples"  # {"train": [indices], "test": [indices]}
 SPLIT_NAMES = {"train": "Training", "test": "Test"}
+DEMO_KEY = "run_is_demo"  # set by the router: whether the opened run is the built-in demo
+AUTO_METHOD = "proxy"  # the method whose maps the demo trains unasked
+TRAIN_DEMO_ENV = "TTV_TRAIN_DEMO"  # "0": the demo waits for Train like any run (a server short of CPU)
+AUTOPLAYED_KEY = "autoplayed"  # the session's animation has started playing by itself once
 
 
 @st.cache_resource
@@ -101,6 +107,42 @@ def view_config() -> VisConfig:
 
 def set_view_config(config: VisConfig) -> None:
     st.session_state[CONFIG_KEY] = config
+
+
+def fit_job() -> Job | None:
+    """The fit of the opened run and method that this session started, else the one submitted last on
+    this server (e.g. by another tab), if any."""
+    run, name = dynamics(), method()
+    job = registry().get(st.session_state.get("train_job"))
+    if job is None or job.key[0] != str(run.location) or job.key[1] != name:
+        job = registry().latest_fit(str(run.location), name)
+    return job
+
+
+def progress_text(job: Job) -> str:
+    """A fit's progress in words, down to the training passes of the epoch being computed."""
+    computing = [epoch for epoch, state in job.epochs.items() if state == "computing"]
+    inside = f" (epoch {computing[0]}: {job.passes.get(computing[0], 0)} training passes done)" if computing else ""
+    return f"{job.status.capitalize()}: {job.completed} of {job.total} epochs{inside}"
+
+
+def train_demo_unasked() -> Job | None:
+    """On the built-in demo, start training the default method's maps for every epoch, with the settings
+    shown, the first time a page finds none on this server: a newcomer sees the animation without
+    pressing anything (about a minute on 2 cores). Returns the job; None for any other run or method,
+    where the server's ``TTV_TRAIN_DEMO`` environment variable is "0", or once a fit of the demo and
+    method was submitted on this server (a stopped or failed one is not started again unasked)."""
+    run = dynamics()
+    if os.environ.get(TRAIN_DEMO_ENV, "1") == "0" or not st.session_state.get(DEMO_KEY) or method() != AUTO_METHOD:
+        return None
+    if registry().latest_fit(str(run.location), AUTO_METHOD) is not None:
+        return None
+    config, epochs = view_config(), list(run.epochs)
+    key = job_key(run, AUTO_METHOD, config, epochs)
+    job = registry().submit(key, run, AUTO_METHOD, config, epochs)
+    set_view_config(config)
+    st.session_state.train_job = key
+    return job
 
 
 @st.cache_resource(max_entries=8, ttl=60)

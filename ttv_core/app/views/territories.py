@@ -54,11 +54,19 @@ def follow_work(seen: int, frames_seen: int | None = None, frames=None) -> None:
 dynamics, method = session.dynamics(), session.method()
 st.title("Territories")
 maps = session.maps()
+job = session.fit_job()
 if not maps.results_:
+    job = session.train_demo_unasked() or job
     follow_work(session.registry().generation)
+    if job is not None and job.active:
+        st.info(f"Training the **{session.METHOD_NAMES[method]}** maps of every epoch. The animation starts here "
+                "as soon as the first epoch is ready: nothing to press.", icon=":material/model_training:")
+        st.progress(job.progress, text=session.progress_text(job))
+        st.stop()
     st.info(f"This run has no **{session.METHOD_NAMES[method]}** maps yet (with the current settings).")
     st.page_link(page_path("train"), label="Train them", icon=":material/model_training:")
     st.stop()
+training = job is not None and job.active
 
 epochs = sorted(maps.results_)
 colour, which, overlay = st.columns([1, 1, 1])
@@ -81,9 +89,17 @@ frames_job = frame_job(session.registry(), maps, style, first=shown)  # stops on
 follow_work(session.registry().generation, frames_job.completed, frames_job if frames_job.active else None)
 frames = {epoch: cached_frame(maps, epoch, style) for epoch in epochs}  # None: still rendering in the job
 rendered = [epoch for epoch in epochs if frames[epoch] is not None]
-if frames_job.active:
+if training:
+    st.progress(job.progress, text=session.progress_text(job) + ". New epochs join the animation as they land.")
+elif frames_job.active:
     st.caption(f"Rendering frames in the background: {len(rendered)} of {len(epochs)} ready; the others show as "
                "they land.")
+# A first visit plays the animation by itself, once the run's maps and frames are all there (not for a link
+# to one epoch, nor once the visitor picked one).
+autoplay = not (training or frames_job.active or st.session_state.get(session.AUTOPLAYED_KEY)
+                or session.EPOCH_PARAM in st.session_state or session.EPOCH_PARAM in st.query_params)
+if autoplay and len(rendered) > 1:
+    st.session_state[session.AUTOPLAYED_KEY] = True
 
 selected = session.selection()
 samples = interactive_samples({s: dynamics.n_train if s == "train" else dynamics.n_test for s in style.splits},
@@ -97,13 +113,14 @@ data = player_data(
                                         tuple(rendered), tuple(samples), dynamics),
     samples=samples, extent=maps.extent_, size=style.size, epoch=shown, classes=list(dynamics.classes), selected=selected,
     thumbnails=dict(zip(pictures, media_urls(list(pictures.values()), "ttv_player.thumbnail"))),
+    autoplay=autoplay and len(rendered) > 1,
 )
 show_player(data, key="territory_player", on_epoch=session.set_epoch, on_selection=session.set_selection)
 if method == "umap":
     st.caption("The UMAP baseline draws no territories: it cannot take a point of the canvas back to the "
                "classifier's space. Choose a TrustVis method in the sidebar to see them.")
 legend(list(dynamics.classes))
-if maps.missing_:
+if maps.missing_ and not training:
     st.caption(f"Epochs {maps.missing_[0]}–{maps.missing_[-1]} have no map yet; train them on the Train page.")
 count = sum(map(len, selected.values()))
 if count:

@@ -104,16 +104,11 @@ def show_cached() -> None:
 
 @st.fragment(run_every=0.5)
 def show_job() -> None:
-    registry = session.registry()
-    job = registry.get(st.session_state.get("train_job"))
-    if job is None or job.key[1] != method:  # e.g. a second tab: the job another session started
-        job = registry.latest_fit(str(dynamics.location), method)
+    job = session.fit_job()  # this session's, else e.g. the job another tab started
     if job is None:
         show_cached()
         return
-    computing = [epoch for epoch, state in job.epochs.items() if state == "computing"]
-    inside = f" (epoch {computing[0]}: {job.passes.get(computing[0], 0)} training passes done)" if computing else ""
-    st.progress(job.progress, text=f"{job.status.capitalize()}: {job.completed} of {len(job.epochs)} epochs{inside}")
+    st.progress(job.progress, text=session.progress_text(job))
     left, right, stop = st.columns(3)
     left.metric("Elapsed", duration(job.elapsed))
     right.metric("Time left", duration(job.eta))
