@@ -143,25 +143,39 @@ def test_train_page_trains_in_the_background_until_done(tmp_path):
     # (the Device box is where this session's fits run, not a setting of the maps: it starts at its default)
 
 
-def test_train_page_settings_the_run_cannot_take_are_an_error_not_a_traceback(tmp_path):
-    import time
-
+def test_train_page_bounds_its_settings_by_the_run(tmp_path):
     from helpers import make_small_run
 
     run = make_small_run(tmp_path / "tiny", epochs=(1,), n_train=20, n_test=5)
     at = open_app(page="train", run=str(run))
-    at.number_input(key="train_n_neighbors").set_value(500)
-    at.selectbox(key="train_device").set_value("cpu")
-    at.button(key="train_start").click().run()
-    for _ in range(40):
-        if at.error:
-            break
-        time.sleep(0.25)
-        at.run()
-
     assert not at.exception
-    assert "Failed" in at.get("progress")[0].proto.text
-    assert "n_neighbors" in at.error[0].value
+    assert at.number_input(key="train_n_neighbors").max == 19  # below the run's 20 training samples
+    assert at.number_input(key="train_resolution").max == 400
+
+
+def test_a_failed_fit_does_not_replace_the_maps_shown(mapped_run, monkeypatch):
+    from helpers import VIEW_CONFIG, wait_for
+
+    from ttv_core.app import jobs
+    from ttv_core.app.session import registry
+
+    class Failing(jobs.Visualization):
+        def fit(self, *args, **kwargs):
+            if self.config.value("seed") == 77:
+                raise ttv_core.DataError("epoch 1 is damaged")
+            return super().fit(*args, **kwargs)
+
+    monkeypatch.setattr(jobs, "Visualization", Failing)
+    at = open_app(page="train", view_config=VIEW_CONFIG, run=str(mapped_run))
+    at.number_input(key="train_seed").set_value(77)
+    at.button(key="train_start").click().run()
+    wait_for(registry().get(at.session_state["train_job"]))
+    at.run()
+    assert "Failed" in at.get("progress")[0].proto.text and "epoch 1 is damaged" in at.error[0].value
+    at.switch_page(page_script("territories")).run()
+    assert not at.exception and at.get("bidi_component"), "the maps trained before are still shown"
+    assert at.session_state["view_config"] == VIEW_CONFIG
+    registry()._jobs.pop(at.session_state["train_job"])  # the server-wide registry: other tests' tabs would show it
 
 
 def test_train_page_says_which_maps_are_cached_before_training(mapped_run, tmp_path):
@@ -171,7 +185,7 @@ def test_train_page_says_which_maps_are_cached_before_training(mapped_run, tmp_p
     assert not at.exception
     assert "Every map up to epoch 4 is already in the cache" in at.success[0].value
     at.number_input(key="train_seed").set_value(7).run()  # other settings: other maps
-    assert "press **Train**" in at.info[0].value and not at.success
+    assert "**Train** computes the other 4, about" in at.info[0].value and not at.success
 
 
 def test_train_page_trains_the_maps_up_to_the_chosen_epoch(tmp_path):

@@ -30,7 +30,7 @@ def test_a_job_evaluates_every_mapped_epoch_then_the_run(maps, registry):
     job = wait_for(registry.evaluate(maps))
 
     assert isinstance(job, FigureJob) and job.status == "done", job.error
-    assert job.progress == 1.0 and job.eta == 0.0 and set(job.seconds) == {1, 2, 3}
+    assert job.progress == 1.0 and job.eta is None and set(job.seconds) == {1, 2, 3}
     assert job.figures == {epoch: maps.figures(epoch) for epoch in (1, 2, 3)}  # the core's own figures
     assert 0.0 <= job.figures[3]["ppr_train"] <= 1.0
     assert set(job.temporal) == {"tnn", "tlr", "k"} and 0.0 <= job.temporal["tnn"] <= 1.0

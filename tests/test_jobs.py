@@ -35,7 +35,7 @@ def test_a_job_finishes_every_epoch_and_reports_time(dynamics, registry, cache_d
     assert job.status == "done", job.error
     assert sorted(job.epochs) == [1, 2, 3, 4]  # the chain starts at the run's first epoch
     assert set(job.epochs.values()) <= {"done", "cached"}
-    assert job.progress == 1.0 and job.eta == 0.0
+    assert job.progress == 1.0 and job.eta is None  # ended: no time left to show
     assert 0 < job.elapsed and set(job.seconds) == {1, 2, 3, 4}
     assert set(job.passes) == {1, 2, 3, 4} and all(n >= 1 for n in job.passes.values())  # progress inside epochs
 

@@ -78,6 +78,7 @@ class _Work:
     finished: float | None = field(default=None, kw_only=True)
     seconds: dict[int, float] = field(default_factory=dict, kw_only=True)  # epochs computed (not cached) only
     _stop: threading.Event = field(default_factory=threading.Event, repr=False, kw_only=True)
+    planned: float | None = field(default=None, kw_only=True)  # forecast seconds (app/estimate.py), if any
     _changed: Callable[[], None] = field(default=lambda: None, repr=False, kw_only=True)
 
     @property
@@ -114,11 +115,12 @@ class _Work:
 
     @property
     def eta(self) -> float | None:
-        """Seconds left: mean time of the computed epochs x epochs left; None before one is computed."""
+        """Seconds left: mean time of the computed epochs x epochs left; before one is computed, what is
+        left of the forecast ``planned`` (None without one); None once the job ended."""
         if not self.active:
-            return 0.0
-        if not self.seconds:
             return None
+        if not self.seconds:
+            return None if self.planned is None else max(self.planned - self.elapsed, 0.0)
         return sum(self.seconds.values()) / len(self.seconds) * (self.total - self.completed)
 
     def _run(self, *args: Any) -> None:
@@ -357,15 +359,16 @@ class JobRegistry:
         return max(fits, key=lambda job: job.created, default=None)
 
     def submit(self, key: JobKey, dynamics: Any, method: str, config: VisConfig, epochs: list[int] | None,
-               cache_dir: Any = None, runtime: Runtime | None = None) -> Job:
-        """The job for ``key``: the existing one if it is queued, running or done, else a new one."""
+               cache_dir: Any = None, runtime: Runtime | None = None, planned: float | None = None) -> Job:
+        """The job for ``key``: the existing one if it is queued, running or done, else a new one
+        (``planned``: its forecast seconds, shown as time left until an epoch is timed)."""
         with self._lock:
             job = self._jobs.get(key)
             if job is not None and job.status in REUSABLE:
                 return job
             last = max(int(e) for e in (epochs or dynamics.epochs))
             chain = [int(e) for e in dynamics.epochs if int(e) <= last] or [last]
-            job = Job(key, {e: "waiting" for e in chain}, config=config, _changed=self._bump)
+            job = Job(key, {e: "waiting" for e in chain}, config=config, _changed=self._bump, planned=planned)
             self._jobs[key] = job
             self._pool.submit(job._run, dynamics, method, config, cache_dir, runtime or Runtime())
             return job

@@ -13,6 +13,7 @@ import os
 import streamlit as st
 
 import ttv_core
+from ttv_core.app.estimate import fit_seconds
 from ttv_core.app.jobs import Job, JobRegistry, job_key
 from ttv_core.config import VisConfig
 from ttv_core.data.dynamics import SPLITS
@@ -97,15 +98,26 @@ def epoch_slider(epochs: list[int], key: str) -> int:
 # -- configuration and maps ------------------------------------------------------------------------
 def view_config() -> VisConfig:
     """The configuration whose maps the pages show: the one last trained in this session, else the one
-    last trained on this server for the opened run (a second tab, a shared link), else the default."""
+    last trained on this server for the opened run (a second tab, a shared link), else the default.
+
+    A fit that failed or was stopped before it stored a map does not replace the maps shown before it."""
     chosen = st.session_state.get(CONFIG_KEY)
     if chosen is None:
         latest = registry().latest_fit(str(dynamics().location))
         chosen = latest.config if latest is not None and latest.config is not None else VisConfig()
+    before = st.session_state.get(CONFIG_KEY + "_before")
+    job = registry().get(st.session_state.get("train_job"))
+    if (before is not None and job is not None and job.config == chosen and job.status in ("failed", "stopped")
+            and job.completed == 0):
+        st.session_state[CONFIG_KEY], chosen = before, before
     return chosen
 
 
 def set_view_config(config: VisConfig) -> None:
+    """Show the maps of ``config`` on every page (those shown before come back if its fit makes none)."""
+    shown = view_config()
+    if shown != config:
+        st.session_state[CONFIG_KEY + "_before"] = shown
     st.session_state[CONFIG_KEY] = config
 
 
@@ -122,7 +134,13 @@ def fit_job() -> Job | None:
 def progress_text(job: Job) -> str:
     """A fit's progress in words, down to the training passes of the epoch being computed."""
     computing = [epoch for epoch, state in job.epochs.items() if state == "computing"]
-    inside = f" (epoch {computing[0]}: {job.passes.get(computing[0], 0)} training passes done)" if computing else ""
+    inside = ""
+    if computing:  # stage 1 (graph and layout) sends no news; stage 2 (the model) one per training pass
+        passes = job.passes.get(computing[0], 0)
+        stage = f"{passes} training passes of its model done" if passes else "building its graph and layout"
+        inside = f" (epoch {computing[0]}: {stage})"
+    elif job.status == "queued" or (job.active and not job.completed):
+        inside = " (starting the worker)"
     return f"{job.status.capitalize()}: {job.completed} of {job.total} epochs{inside}"
 
 
@@ -139,7 +157,8 @@ def train_demo_unasked() -> Job | None:
         return None
     config, epochs = view_config(), list(run.epochs)
     key = job_key(run, AUTO_METHOD, config, epochs)
-    job = registry().submit(key, run, AUTO_METHOD, config, epochs)
+    planned = fit_seconds(run.n_train, AUTO_METHOD, epochs, epochs)
+    job = registry().submit(key, run, AUTO_METHOD, config, epochs, planned=planned)
     set_view_config(config)
     st.session_state.train_job = key
     return job

@@ -5,19 +5,22 @@ import streamlit as st
 
 import ttv_core
 from ttv_core.app import session
+from ttv_core.app.estimate import fit_seconds, roughly
 from ttv_core.app.jobs import job_key
 from ttv_core.config import BACKENDS, DEVICES, Runtime, VisConfig
 
 DEFAULTS = VisConfig()
-FIELDS = {  # the settings most worth changing here; the others stay as last trained (default: the defaults)
-    "n_neighbors": ("Neighbours (k)", 2, ""),
-    "max_passes": ("Passes, first epoch", 1, " Also for a later epoch whose neighbourhoods mostly changed: it is "
-                   "laid out afresh."),  # a cold fit, or a keyframe
-    "warm_max_passes": ("Passes, later epochs", 1, " Half of them once the neighbourhoods settled (90 % kept)."),
-    "resolution": ("Territory resolution", 2, ""),
-    "seed": ("Seed", 0, ""),
+FIELDS = {  # the settings most worth changing here, with their bounds; the others stay as last trained
+    "n_neighbors": ("Neighbours (k)", 2, 200, " At most 200, and below the run's training samples."),
+    "max_passes": ("Passes, first epoch", 1, 1000, " Also for a later epoch whose neighbourhoods mostly changed: "
+                   "it is laid out afresh."),  # a cold fit, or a keyframe
+    "warm_max_passes": ("Passes, later epochs", 1, 1000, " Half of them once the neighbourhoods settled (90 % kept)."),
+    "resolution": ("Territory resolution", 2, 400, " Cells per side, at most 400: the canvas is shown 640 pixels "
+                   "wide, and every cell is decoded to a representation."),
+    "seed": ("Seed", 0, 2**31 - 1, ""),
 }
-STATES = {"waiting": "⏳ waiting", "computing": "⚙️ computing", "cached": "💾 cached", "done": "✅ done"}
+STATES = {"waiting": "waiting", "computing": "computing…", "cached": "read from the cache", "done": "done"}  # words:
+# emoji showed as empty boxes on machines without an emoji font
 
 
 def duration(seconds: float | None) -> str:
@@ -39,9 +42,12 @@ last = epochs[-1] if len(epochs) == 1 else st.select_slider(
     "representations do: the maps of every epoch up to this one are computed (those in the cache are read).")
 shown = session.view_config()  # the settings last trained: the maps the other pages show
 columns = st.columns(len(FIELDS) + 1)
-changes = {name: column.number_input(label, min_value=low, value=shown.value(name), step=1, key=f"train_{name}",
+highest = {name: min(high, dynamics.n_train - 1) if name == "n_neighbors" else high
+           for name, (_, _, high, _) in FIELDS.items()}
+changes = {name: column.number_input(label, min_value=low, max_value=highest[name], step=1, key=f"train_{name}",
+                                     value=min(max(shown.value(name), low), highest[name]),  # an old view may lie outside
                                      persist_state="session", help=f"Default: {DEFAULTS.value(name)}.{note}")
-           for column, (name, (label, low, note)) in zip(columns, FIELDS.items())}
+           for column, (name, (label, low, _, note)) in zip(columns, FIELDS.items())}
 device = columns[-1].selectbox("Device", DEVICES, index=DEVICES.index(Runtime().device), key="train_device",
                                persist_state="session",
                                help=f"Default: {Runtime().device} (a GPU when there is one). Where the maps are "
@@ -77,29 +83,43 @@ except ttv_core.TTVError as error:
     st.error(str(error))
     st.stop()
 asked = [e for e in epochs if e <= last]  # the whole chain: each map starts from the one before
+
+
+def to_compute() -> list[int] | None:
+    """The asked epochs whose maps the cache lacks with these settings (None: the run cannot take them)."""
+    try:
+        stored = session.maps(method, config).results_
+    except ttv_core.TTVError as error:  # settings this run cannot take
+        st.error(str(error))
+        return None
+    return [epoch for epoch in asked if epoch not in stored]
+
+
 if st.button("Train", type="primary", key="train_start", disabled=no_scheduler):
-    key = job_key(dynamics, method, config, asked)
-    session.registry().submit(key, dynamics, method, config, asked, runtime=runtime)
-    session.set_view_config(config)  # the other pages now show these maps
-    st.session_state.train_job = key
+    missing = to_compute()
+    if missing is not None:
+        key = job_key(dynamics, method, config, asked)
+        planned = fit_seconds(dynamics.n_train, method, epochs, missing, config.value("stretch_epochs"))
+        session.registry().submit(key, dynamics, method, config, asked, runtime=runtime, planned=planned)
+        session.set_view_config(config)  # every page shows these maps now (those before, if it makes none)
+        st.session_state.train_job = key
 
 
 def show_cached() -> None:
-    """Before any job: how much of the asked work the cache already holds for these settings."""
-    try:
-        cached = sum(e in session.maps(method, config).results_ for e in asked)
-    except ttv_core.TTVError as error:  # settings this run cannot take (too many neighbours for its samples)
-        st.error(str(error))  # shown here too: a poll of this fragment runs outside the router's guard
+    """Before any job: how much of the asked work the cache already holds for these settings, and how long
+    the rest would take."""
+    missing = to_compute()  # shown here too: a poll of this fragment runs outside the router's guard
+    if missing is None:
         return
-    if cached == len(asked):
+    cached = len(asked) - len(missing)
+    if not missing:
         hint = "" if config == session.view_config() else " Press **Train** to show them on every page."
         st.success(f"Every map up to epoch {last} is already in the cache with these settings: "
                    f"nothing to compute.{hint}")
-    elif cached:
-        st.info(f"{cached} of the {len(asked)} maps up to epoch {last} are already in the cache with these settings; "
-                f"**Train** computes the other {len(asked) - cached}.")
-    else:
-        st.info("Choose the settings and press **Train**.")
+        return
+    took = roughly(fit_seconds(dynamics.n_train, method, epochs, missing, config.value("stretch_epochs")))
+    st.info(f"{cached} of the {len(asked)} maps up to epoch {last} are in the cache with these settings; **Train** "
+            f"computes the other {len(missing)}, {took} on a 2-core machine.")
 
 
 @st.fragment(run_every=0.5)
@@ -111,7 +131,8 @@ def show_job() -> None:
     st.progress(job.progress, text=session.progress_text(job))
     left, right, stop = st.columns(3)
     left.metric("Elapsed", duration(job.elapsed))
-    right.metric("Time left", duration(job.eta))
+    forecast = job.active and not job.seconds and job.eta is not None  # no epoch timed yet: the forecast's rest
+    right.metric("Time left", "–" if not job.active else roughly(job.eta) if forecast else duration(job.eta))
     stop.button("Stop", on_click=job.stop, disabled=not job.active, key="train_stop")
     if job.status == "failed":
         st.error(job.error)
