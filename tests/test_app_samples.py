@@ -147,14 +147,12 @@ def test_event_thresholds_drive_the_events_table(at):
     assert len(flips_only) == events["events"].str.contains("flip").sum()
 
 
-@pytest.mark.parametrize("widget, value, message", [
-    ("samples_index", 10_000, "'index' parameter of history_of must be an int in the range [0, 299]"),
-    ("samples_k", 500, "'k' parameter of neighbours must be an int in the range [1, 299]"),
-])
-def test_bad_input_shows_an_error_not_a_traceback(at, widget, value, message):
-    at.number_input(key=widget).set_value(value).run()
-    assert not at.exception
-    assert any(message in error.value for error in at.error)
+def test_the_inspectors_inputs_are_bounded_by_the_split(at):
+    assert at.number_input(key="samples_index").max == 299 and at.number_input(key="samples_k").max == 299
+    at.number_input(key="samples_index").set_value(250).run()
+    at.radio(key="samples_split").set_value("test").run()  # 100 test samples: the sample number follows
+    assert not at.exception and not at.error
+    assert at.number_input(key="samples_index").value == 99 and at.number_input(key="samples_index").max == 99
 
 
 def test_a_run_without_maps_still_answers_from_predictions_and_points_to_train(tmp_path):

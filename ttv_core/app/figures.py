@@ -100,7 +100,8 @@ def accuracy_chart(dynamics: ttv_core.TrainingDynamics) -> alt.Chart:
         alt.Chart(subject_accuracy(dynamics))
         .mark_line(point=True)
         .encode(
-            x=alt.X("epoch:Q", title="Epoch", axis=alt.Axis(tickMinStep=1)),
+            x=alt.X("epoch:Q", title="Epoch", axis=alt.Axis(tickMinStep=1),  # from the run's first epoch, not 0
+                    scale=alt.Scale(domain=[min(dynamics.epochs), max(dynamics.epochs)], nice=False)),
             y=alt.Y("accuracy:Q", title="Accuracy", axis=alt.Axis(format="%"), scale=alt.Scale(zero=False)),
             color=alt.Color("split:N", title=None),
             tooltip=["epoch:Q", "split:N", alt.Tooltip("accuracy:Q", format=".1%")],

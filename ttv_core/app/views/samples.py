@@ -158,11 +158,17 @@ def inspector_section() -> None:
     split_column, index_column, k_column = st.columns(3)
     split = split_column.radio("Split", present, format_func=session.SPLIT_NAMES.get, horizontal=True,
                                key="samples_split", persist_state="session")
-    index = index_column.number_input("Sample", min_value=0, step=1, key="samples_index", persist_state="session",
-                                      help="Its position in the split, as in the tables.")
     size = predictions[split].labels.size
-    k = k_column.number_input("Neighbours (k)", min_value=1, step=1, key="samples_k", persist_state="session",
-                              value=max(1, min(session.view_config().evaluation.figures_k, size - 1)))
+    if st.session_state.get("samples_index", 0) > size - 1:  # chosen in a larger split (or a larger run)
+        st.session_state["samples_index"] = size - 1
+    index = index_column.number_input("Sample", min_value=0, max_value=size - 1, step=1, key="samples_index",
+                                      persist_state="session", help=f"Its position in the split, as in the tables: "
+                                      f"0 to {size - 1:,}.")
+    if st.session_state.get("samples_k", 1) > max(1, size - 1):
+        st.session_state["samples_k"] = max(1, size - 1)
+    k = k_column.number_input("Neighbours (k)", min_value=1, max_value=max(1, size - 1), step=1, key="samples_k",
+                              persist_state="session", value=max(1, min(session.view_config().evaluation.figures_k,
+                                                                        size - 1)))
     try:
         story = samples.history_of(predictions[split], int(index))
     except ttv_core.TTVError as error:

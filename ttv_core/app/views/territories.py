@@ -22,7 +22,7 @@ def thumbnails(location: str, samples: tuple[tuple[str, int], ...], _dynamics) -
     return {pair: png for pair, png in pictures.items() if png is not None}
 
 
-def legend(classes: list[str]) -> None:
+def legend(classes: list[str], territories: bool = True) -> None:
     swatch = "display:inline-block;width:11px;height:11px;border-radius:2px;margin-right:4px"
     swatches = "".join(
         f'<span style="white-space:nowrap;margin-right:12px"><span style="{swatch};background:{colour}"></span>'
@@ -30,7 +30,8 @@ def legend(classes: list[str]) -> None:
         for name, colour in zip(classes, palette_css(len(classes))))
     st.html(f'<div style="font-size:13px;line-height:1.9">{swatches}</div>')
     st.caption("A ringed dot is misclassified: fill and ring show its label and its prediction. Test samples have a "
-               "white halo, training samples a dark one. Pale bands are where the classifier hesitates.")
+               "white halo, training samples a dark one." + (" Pale bands are where the classifier hesitates."
+                                                             if territories else ""))
 
 
 @st.cache_resource(max_entries=4, show_spinner=False)
@@ -119,10 +120,10 @@ show_player(data, key="territory_player", on_epoch=session.set_epoch, on_selecti
 if method == "umap":
     st.caption("The UMAP baseline draws no territories: it cannot take a point of the canvas back to the "
                "classifier's space. Choose a TrustVis method in the sidebar to see them.")
-legend(list(dynamics.classes))
+legend(list(dynamics.classes), territories=method != "umap")
 if maps.missing_ and not training:
     st.caption(f"Epochs {maps.missing_[0]}–{maps.missing_[-1]} have no map yet; train them on the Train page.")
 count = sum(map(len, selected.values()))
 if count:
-    st.caption(f"{count:,} samples selected: their trails are drawn up to the epoch shown. "
+    st.caption(f"{count:,} sample{'s' if count != 1 else ''} selected: their trails are drawn up to the epoch shown. "
                "Pick samples by query on the Samples page, or click and drag on the map.")
