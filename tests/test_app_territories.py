@@ -60,7 +60,7 @@ def test_selection_from_another_page_is_drawn_and_al_offers_the_trust_map(mapped
     at.run()
     data = player(at)
     assert len(data["selected"]) == 3
-    assert "3 samples selected" in " ".join(caption.value for caption in at.caption)
+    assert "3 samples selected: their trails are drawn" in " ".join(caption.value for caption in at.caption)
     toggle = at.toggle(key="territory_trust")
     assert not toggle.disabled
     without = data["frames_id"]
@@ -144,3 +144,11 @@ def test_a_link_to_an_epoch_and_other_runs_neither_train_nor_play_unasked(monkey
     before = len(registry()._jobs)
     at = open_app(view_config=VIEW_CONFIG, run=str(fresh))
     assert "no **TrustVis (proxy)** maps yet" in at.info[0].value and len(registry()._jobs) == before
+
+
+def test_a_large_selection_draws_a_capped_number_of_trails(mapped_run):
+    at = open_app(PAGE, view_config=VIEW_CONFIG, run=str(mapped_run))
+    at.session_state["selected_samples"] = {"train": list(range(60)), "test": []}
+    at.run()
+    assert player(at)["max_trails"] == 50 and len(player(at)["selected"]) == 60
+    assert "60 samples selected: showing the trails of 50 of them" in " ".join(c.value for c in at.caption)

@@ -190,24 +190,36 @@ class Player {
     this.epochLabel.textContent = loaded ? `Epoch ${epoch}` : `Epoch ${epoch} (${waiting})`;
   }
 
+  // Trails of the selected samples up to the epoch shown: each in its sample's class colour, fading
+  // toward the past, at most data.max_trails of them (a box over a dense centre selects hundreds).
   drawTrails() {
     const ctx = this.ctx;
+    const p = this.points;
+    if (!p) return;
+    let drawn = 0;
     for (const point of this.selected) {
-      if (!this.points || point >= this.points.n) continue;
-      const path = [];
+      if (point >= p.n) continue;
+      if (drawn++ >= this.data.max_trails) break;
+      const colour = this.data.palette[p.label[point]] || "#111";
+      let before = null;
       for (let e = 0; e <= this.at; e++) {
-        const p = this.position(point, e);
-        if (p) path.push(p);
-      }
-      if (path.length > 1) {
-        for (const [width, colour] of [[4, "rgba(255,255,255,0.85)"], [2, "rgba(20,20,20,0.9)"]]) {
+        const here = this.position(point, e);
+        if (!here) continue;
+        if (before) {
+          ctx.globalAlpha = 1 - 0.8 * ((this.at - e) / Math.max(1, this.at)); // 1 now, 0.2 at the first epoch
           ctx.beginPath();
-          ctx.lineWidth = width;
+          ctx.moveTo(before[0], before[1]);
+          ctx.lineTo(here[0], here[1]);
+          ctx.lineWidth = 4;
+          ctx.strokeStyle = "rgba(255,255,255,0.85)";
+          ctx.stroke();
+          ctx.lineWidth = 2;
           ctx.strokeStyle = colour;
-          path.forEach(([x, y], i) => (i ? ctx.lineTo(x, y) : ctx.moveTo(x, y)));
           ctx.stroke();
         }
+        before = here;
       }
+      ctx.globalAlpha = 1;
       const here = this.position(point, this.at);
       if (here) {
         ctx.beginPath();

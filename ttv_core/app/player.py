@@ -29,6 +29,7 @@ HERE = Path(__file__).parent
 MAX_INTERACTIVE = 3000  # hover search and per-epoch positions stay light in the browser (~50 KB per epoch)
 MAX_THUMBNAILS = 3000  # thumbnails ride along with the interactive samples up to this many
 DEFAULT_SPEED = 4  # epochs per second
+MAX_TRAILS = 50  # selected samples whose trails are drawn: more is a hairball (issue 12: 164 identical black lines)
 NO_POSITION = 65535  # a sample outside the frame: not hoverable
 NO_PREDICTION = 255  # an epoch whose predictions the page has not read yet (its frame is still rendering)
 
@@ -146,6 +147,7 @@ def player_data(*, epochs: list[int], frames: list[str], embeddings: dict[int, d
         "epoch": int(epoch),
         "speed": DEFAULT_SPEED,
         "autoplay": bool(autoplay),
+        "max_trails": MAX_TRAILS,
         "classes": list(classes),
         "palette": palette_css(len(classes)),
     }

@@ -6,7 +6,7 @@ import streamlit as st
 
 from ttv_core.app import page_path, session
 from ttv_core.app.framejob import frame_job, frame_with_predictions
-from ttv_core.app.player import MAX_THUMBNAILS, interactive_samples, media_urls, player_data, show_player
+from ttv_core.app.player import MAX_THUMBNAILS, MAX_TRAILS, interactive_samples, media_urls, player_data, show_player
 from ttv_core.draw.frames import FrameStyle
 from ttv_core.evaluate.predictions import prediction_history
 from ttv_core.run.frames import cached_frame, frame_key
@@ -125,5 +125,8 @@ if maps.missing_ and not training:
     st.caption(f"Epochs {maps.missing_[0]}–{maps.missing_[-1]} have no map yet; train them on the Train page.")
 count = sum(map(len, selected.values()))
 if count:
-    st.caption(f"{count:,} sample{'s' if count != 1 else ''} selected: their trails are drawn up to the epoch shown. "
-               "Pick samples by query on the Samples page, or click and drag on the map.")
+    trails = ("its trail is drawn" if count == 1 else "their trails are drawn" if count <= MAX_TRAILS else
+              f"showing the trails of {MAX_TRAILS} of them (the first by split and number)")
+    st.caption(f"{count:,} sample{'s' if count != 1 else ''} selected: {trails} up to the epoch shown, in each "
+               "sample's class colour, fading toward the past. Pick samples by query on the Samples page, or click "
+               "and drag on the map.")
