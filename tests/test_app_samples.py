@@ -178,3 +178,18 @@ def test_a_small_run_without_test_samples_offers_only_what_it_has(tmp_path):
     assert at.radio(key="samples_map_split").options == ["Training"]
     assert at.multiselect(key="samples_splits").options == ["Training"]
     assert at.number_input(key="samples_k").value == 7
+
+
+def test_data_maps_warn_when_the_classifier_was_still_learning(tmp_path):
+    import ttv_core
+
+    short = ttv_core.make_demo(tmp_path / "short", config=ttv_core.DemoConfig(epochs=3))  # far from converged
+    at = open_app(page=PAGE, run=str(short))
+    assert not at.exception
+    assert any("still learning" in warning.value for warning in at.warning)
+
+
+def test_data_maps_of_the_trained_demo_do_not_warn():
+    at = open_app(page=PAGE)  # the demo: 20 epochs, the later half settled
+    assert not at.exception
+    assert not any("still learning" in warning.value for warning in at.warning)

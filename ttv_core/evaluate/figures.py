@@ -60,7 +60,8 @@ if TYPE_CHECKING:
     from ..config import VisConfig
     from ..data.dynamics import TrainingDynamics
 
-NN_MAX_SAMPLES = 10_000  # scored samples: the rate's standard error is then under 0.002; 60,000 x 512 in ~7 s, not ~40
+NN_MAX_SAMPLES = 10_000  # scored samples: the rate's standard error is then about 0.002; at 60,000 x 512 the
+# figures took 11 s in all where the neighbours of every sample took 51 s alone (2 busy cores)
 TRUSTWORTHINESS_MAX_SAMPLES = 5_000  # sklearn builds n x n float64 matrices: ~0.2 GB each at 5,000 samples
 BOUNDARY_SHARE = 0.1  # default boundary points per training sample (DVI generated about this many)
 BOUNDARY_MAX = 1_000  # cap on the default: enough for a stable k = 15 overlap, cheap to bisect and embed

@@ -296,6 +296,7 @@ def data_map_section() -> None:
             "Epochs summarised", options=epochs, value=window, key="samples_map_epochs", persist_state="session",
             help="By default the later half: early epochs, where a model trained from scratch is still learning "
             "everything, make every sample look variable.")
+    still_learning(tuple(window))
     result = data_maps(*run_key, tuple(window), predictions)[split]
     counts = {region: int((result.region == region).sum()) for region in samples.REGIONS}
     counts["likely mislabelled"] = int(result.mislabelled.sum())
@@ -324,6 +325,22 @@ def data_map_section() -> None:
         selectable(sample_rows(split, chosen, **map_columns(result, chosen)), "samples_hard")
 
 
+def still_learning(window: tuple[int, int]) -> None:
+    """Warn when the classifier had not converged over ``window``: Data Maps then flag samples it simply had
+    not learnt yet (a 10-epoch demo run at 83 % flagged 280 of 1,437 clean digits as likely mislabelled)."""
+    history = predictions["train"]
+    rows = [history.row(e) for e in history.epochs if window[0] <= e <= window[1]]
+    accuracy = [float(np.mean(history.predicted[row] == history.labels)) for row in rows]
+    if not accuracy:
+        return
+    rise = accuracy[-1] - accuracy[-min(len(accuracy), max(2, len(accuracy) // 3))]  # over the window's last third
+    if accuracy[-1] < CONVERGED_ACCURACY or rise > CONVERGED_RISE:
+        st.warning(f"The classifier was still learning over these epochs: training accuracy {accuracy[0]:.1%} at "
+                   f"epoch {window[0]}, {accuracy[-1]:.1%} at epoch {window[1]}. Data Maps assume a converged "
+                   "classifier; many samples flagged below may simply not be learnt yet. Summarise later epochs, "
+                   "or a run trained for longer.", icon=":material/warning:")
+
+
 def map_columns(result: samples.DataMap, index) -> dict[str, np.ndarray]:
     return {"mean confidence": result.confidence[index], "variability": result.variability[index],
             "correct": result.correctness[index]}
@@ -333,6 +350,7 @@ def map_columns(result: samples.DataMap, index) -> dict[str, np.ndarray]:
 dynamics = session.dynamics()
 method = session.method()
 names = np.array(dynamics.classes)
+CONVERGED_ACCURACY, CONVERGED_RISE = 0.9, 0.03  # training accuracy at the window's end; rise over its last third
 st.title("Samples")
 epoch = session.epoch_slider(list(dynamics.epochs), "samples_epoch")
 run_key = (dynamics.location, tuple(map(dynamics.fingerprint, dynamics.epochs)))
