@@ -202,7 +202,8 @@ def history_chart(story: dict) -> None:
                           **{title: story[name] for name, title in MEASURES.items()}})
     frame = frame.melt(["epoch", "predicted"], var_name="measure", value_name="probability")
     base = alt.Chart(frame).encode(
-        x=alt.X("epoch:Q", title="Epoch", axis=alt.Axis(tickMinStep=1)),
+        x=alt.X("epoch:Q", title="Epoch", axis=alt.Axis(tickMinStep=1),
+                scale=alt.Scale(domain=[int(story["epoch"][0]), int(story["epoch"][-1])], nice=False)),
         y=alt.Y("probability:Q", title="Probability", scale=alt.Scale(domain=[0, 1]), axis=alt.Axis(format="%")),
     )
     lines = base.mark_line(color="gray").encode(strokeDash=alt.StrokeDash("measure:N", title=None))
@@ -218,12 +219,18 @@ def trajectory_chart(split: str, index: int) -> None:
     epochs, positions = samples.trajectory(positions_by_split[split], index)
     frame = pd.DataFrame({"epoch": epochs, "x": positions[:, 0], "y": positions[:, 1]})
     frame["now"] = frame["epoch"] == epoch
-    axis = {"scale": alt.Scale(zero=False, nice=False), "axis": None}
-    base = alt.Chart(frame).encode(x=alt.X("x:Q", **axis), y=alt.Y("y:Q", **axis), order="epoch:Q")
+    scale = alt.Scale(zero=False, nice=False)
+    base = alt.Chart(frame).encode(x=alt.X("x:Q", title="Map x", scale=scale),
+                                   y=alt.Y("y:Q", title="Map y", scale=scale), order="epoch:Q")
     path = base.mark_line(color="gray") + base.mark_point(filled=True).encode(
         size=alt.condition("datum.now", alt.value(200), alt.value(40)),
         color=alt.condition("datum.now", alt.value("crimson"), alt.value("gray")),
         tooltip=["epoch:Q", alt.Tooltip("x:Q", format=".2f"), alt.Tooltip("y:Q", format=".2f")])
+    # The first, the last and the shown epoch labelled beside their points (every epoch would overlap).
+    labelled = frame[(frame["epoch"] == epochs[0]) | (frame["epoch"] == epochs[-1]) | frame["now"]]
+    path += alt.Chart(labelled).transform_calculate(label='"epoch " + datum.epoch').mark_text(
+        align="left", dx=8, dy=-8, fontSize=12).encode(x="x:Q", y="y:Q", text="label:N",
+        color=alt.condition("datum.now", alt.value("crimson"), alt.value("#444")))
     st.caption(f"Its path on the {session.METHOD_NAMES[method]} maps, epoch {epochs[0]}–{epochs[-1]}; "
                f"epoch {epoch} in red.")
     st.altair_chart(path.properties(height=320), width="stretch")
