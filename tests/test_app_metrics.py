@@ -51,7 +51,8 @@ def figure_charts(at: AppTest) -> dict[str, pd.DataFrame]:
 
 
 def verdict(at: AppTest) -> str:
-    return " ".join(element.value for element in [*at.success, *at.warning, *at.info])
+    return " ".join(element.value for element in [*at.success, *at.warning, *at.info]
+                    if "no UMAP row" not in element.value)  # the offer to compute the baseline is no verdict
 
 
 def core_figures(run, method: str, epoch: int) -> dict:
@@ -383,3 +384,22 @@ def test_on_a_large_run_without_the_baseline_the_verdict_says_it_used_the_floors
     assert "Compared with absolute floors only" in verdict(at) and "train the UMAP baseline" in verdict(at)
     assert "60 training samples" in verdict(at) and "can be trusted" not in verdict(at)
     assert not [key for key in registry()._jobs if key[0] == "figures" and key[1] == run and key[2] == "umap reference"]
+
+
+def test_without_the_baseline_the_page_offers_to_compute_it_and_then_compares(tmp_path):
+    from helpers import wait_for
+
+    from ttv_core.app.session import registry
+
+    run = train_proxy(tmp_path / "proxy-only", epochs=(1, 2), n_train=60, n_test=20)
+    at = settle(open_app(page=PAGE, view_config=VIEW_CONFIG, run=run))
+    assert any("no UMAP row to compare with" in info.value for info in at.info)
+    at.button(key="metrics_umap").click().run()
+    job = registry().latest_fit(run, "umap")
+    assert job is not None and job.config == VIEW_CONFIG
+    wait_for(job, timeout=120)
+    assert job.status == "done", job.error
+    at = settle(at.run())
+    assert not at.exception and not any("no UMAP row" in info.value for info in at.info)
+    assert {method for chart in figure_charts(at).values() for method in chart["method"]} == {
+        PROXY, METHOD_NAMES["umap"]}

@@ -14,7 +14,8 @@ import streamlit as st
 
 import ttv_core
 from ttv_core.app import figures, page_path, session
-from ttv_core.app.jobs import FigureJob, cached_figures, figure_key, time_left
+from ttv_core.app.estimate import fit_seconds, roughly
+from ttv_core.app.jobs import FigureJob, cached_figures, figure_key, job_key, time_left
 from ttv_core.evaluate.figures import REFERENCE_MAX_TRAIN
 from ttv_core.run.visualize import METHODS, Visualization
 
@@ -147,6 +148,25 @@ def show_figures(epoch: int, split: str, epochs: list[int], polling: bool) -> No
         st.rerun()
 
 
+def offer_baseline() -> None:
+    """Say that the UMAP comparison is missing, and offer to compute it (or show that it is being computed)."""
+    run, config = session.dynamics(), session.view_config()
+    epochs = list(run.epochs)
+    key = job_key(run, "umap", config, epochs)
+    job = session.registry().get(key)
+    if job is not None and job.active:
+        st.info("Computing the UMAP baseline's maps to compare with: " + session.progress_text(job) + ".",
+                icon=":material/hourglass_top:")
+        return
+    took = roughly(fit_seconds(run.n_train, "umap", epochs, epochs))
+    st.info("The UMAP baseline has no maps of this run with these settings yet, so the tables below have no UMAP "
+            f"row to compare with. Computing them takes {took} on a 2-core machine.")
+    if st.button("Compute the UMAP baseline", key="metrics_umap", icon=":material/play_arrow:"):
+        session.registry().submit(key, run, "umap", config, epochs, planned=fit_seconds(run.n_train, "umap", epochs,
+                                                                                          epochs))
+        st.rerun()
+
+
 def show_measured(epoch: int, split: str, epochs: list[int]) -> None:
     """Everything measured on the maps cached so far, for every method that has some."""
     every = {method: session.maps(method, session.view_config()) for method in METHODS}
@@ -160,6 +180,8 @@ def show_measured(epoch: int, split: str, epochs: list[int]) -> None:
     if chosen not in maps:
         st.warning(f"{session.METHOD_NAMES[chosen]} has no maps of this run yet; shown are the others.")
         st.page_link(TRAIN_PAGE, label=f"Train {session.METHOD_NAMES[chosen]}", icon=":material/model_training:")
+    if "umap" not in maps:
+        offer_baseline()
     measured = {method: evaluation(visualization) for method, visualization in maps.items()}
     per_epoch = {method: found.figures for method, found in measured.items()}
     done = sum(values is not None for found in per_epoch.values() for values in found.values())
