@@ -81,8 +81,12 @@ def test_highlight_selects_the_results_for_territories_and_clear_empties_it(at, 
     chosen = at.session_state["selected_samples"]
     assert chosen == {split: np.flatnonzero(run.labels(split) == 1).tolist() for split in ("train", "test")}
 
+    assert at.query_params["selected"].startswith("train:") and ";test:" in at.query_params["selected"]
     at.button(key="samples_clear").click().run()
-    assert at.session_state["selected_samples"] == {"train": [], "test": []}
+    assert at.session_state["selected_samples"] == {"train": [], "test": []} and "selected" not in at.query_params
+    at.multiselect(key="samples_labels").set_value([]).run()
+    at.button(key="samples_results_highlight").click().run()  # all 400 samples: more than a link carries
+    assert sum(map(len, at.session_state["selected_samples"].values())) > 100 and "selected" not in at.query_params
 
 
 def test_chosen_rows_are_forgotten_when_the_query_changes_the_rows(at):
@@ -102,6 +106,7 @@ def test_chosen_rows_are_highlighted_alone_and_one_row_can_be_inspected(at):
     at.run()
     at.button(key="samples_results_highlight").click().run()
     assert at.session_state["selected_samples"] == {"train": sorted(rows["sample"][[3, 7]].tolist()), "test": []}
+    assert at.query_params["selected"] == "train:" + ",".join(map(str, sorted(rows["sample"][[3, 7]].tolist())))
 
     at.session_state[table_key(at, "samples_results")] = {"selection": {"rows": [len(rows) - 1], "columns": [],
                                                                          "cells": []}}

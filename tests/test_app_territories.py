@@ -152,3 +152,22 @@ def test_a_large_selection_draws_a_capped_number_of_trails(mapped_run):
     at.run()
     assert player(at)["max_trails"] == 50 and len(player(at)["selected"]) == 60
     assert "60 samples selected: showing the trails of 50 of them" in " ".join(c.value for c in at.caption)
+
+
+def test_a_link_carries_the_colouring_the_splits_and_the_selection(mapped_run):
+    at = open_app(PAGE, view_config=VIEW_CONFIG, run=str(mapped_run))
+    at.button_group(key="territory_colour").set_value("prediction").run()
+    at.button_group(key="territory_splits").set_value(["test"]).run()
+    from ttv_core.app import session
+    assert session.parse_selection_param("train:3,1;test:2") == {"train": [1, 3], "test": [2]}
+    assert session.parse_selection_param("train:x") is None and session.parse_selection_param("cats:1") is None
+    assert (at.query_params["colour"], at.query_params["show"]) == ("prediction", "test")
+    link = {name: at.query_params[name] for name in ("run", "method", "colour", "show")}
+    again = open_app(PAGE, view_config=VIEW_CONFIG, **link, selected="train:5,7;test:1")
+    assert not again.exception and not again.warning
+    assert again.button_group(key="territory_colour").value == "prediction"
+    assert again.button_group(key="territory_splits").value == ["test"]
+    assert len(player(again)["selected"]) == 1  # only the test split is shown: its one selected sample
+    assert "3 samples selected" in " ".join(caption.value for caption in again.caption)
+    nonsense = open_app(PAGE, view_config=VIEW_CONFIG, run=str(mapped_run), colour="plaid", selected="x:y")
+    assert not nonsense.exception and "colour" not in nonsense.query_params and "selected" not in nonsense.query_params

@@ -24,6 +24,8 @@ METHOD_PARAM, EPOCH_PARAM = "method", "epoch"  # query parameters; also the sess
 METHOD_NAMES = {"proxy": "TrustVis (proxy)", "al": "TrustVis + active learning", "umap": "UMAP baseline"}
 CONFIG_KEY = "view_config"  # the VisConfig whose maps the pages show: the last one trained
 SELECTION_KEY = "selected_samples"  # {"train": [indices], "test": [indices]}
+SELECTION_PARAM = "selected"  # ?selected=train:1,5;test:3
+LINKED_SELECTION = 100  # samples a link carries at most (a box over a dense centre selects hundreds)
 SPLIT_NAMES = {"train": "Training", "test": "Test"}
 DEMO_KEY = "run_is_demo"  # set by the router: whether the opened run is the built-in demo
 AUTO_METHOD = "proxy"  # the method whose maps the demo trains unasked
@@ -47,6 +49,26 @@ def _mirror(name: str, value) -> None:
     text = str(value)
     if st.query_params.get(name) != text:
         st.query_params[name] = text
+
+
+def mirror(name: str, value: str, default: str) -> None:
+    """Put a view setting in the URL so that a link reopens it; a setting at its default stays out."""
+    if value == default:
+        st.query_params.pop(name, None)
+    else:
+        _mirror(name, value)
+
+
+def seed_from_link(key: str, name: str, parse) -> None:
+    """A new session's widget ``key`` starts from the link's ``?name=`` (``parse``: text -> value, or None
+    for nonsense, which is dropped from the URL)."""
+    if key in st.session_state or name not in st.query_params:
+        return
+    value = parse(st.query_params[name])
+    if value is None:
+        del st.query_params[name]
+    else:
+        st.session_state[key] = value
 
 
 def method_picker() -> str:
@@ -198,12 +220,34 @@ def predictions(epochs: list[int] | None = None) -> dict[str, PredictionHistory]
 
 # -- selection shared by the pages -----------------------------------------------------------------
 def selection() -> dict[str, list[int]]:
-    """Samples selected on any page, by split (sorted indices)."""
+    """Samples selected on any page, by split (sorted indices); a new session starts from its link's."""
+    seed_from_link(SELECTION_KEY, SELECTION_PARAM, parse_selection_param)
     chosen = st.session_state.get(SELECTION_KEY) or {}
     return {split: list(chosen.get(split, [])) for split in SPLITS}
 
 
 def set_selection(chosen: dict[str, list[int]] | None) -> None:
-    """Replace the selection (None or empty clears it)."""
+    """Replace the selection (None or empty clears it); up to LINKED_SELECTION samples, the URL carries it."""
     chosen = chosen or {}
     st.session_state[SELECTION_KEY] = {split: sorted({int(i) for i in chosen.get(split, [])}) for split in SPLITS}
+    text = selection_param(st.session_state[SELECTION_KEY])
+    mirror(SELECTION_PARAM, text if text is not None else "", "")
+
+
+def selection_param(chosen: dict[str, list[int]]) -> str | None:
+    """The selection as ``train:1,5;test:3`` for a link; "" for none, None when too long for one."""
+    if sum(map(len, chosen.values())) > LINKED_SELECTION:
+        return None
+    return ";".join(f"{split}:{','.join(map(str, chosen[split]))}" for split in SPLITS if chosen.get(split))
+
+
+def parse_selection_param(text: str) -> dict[str, list[int]] | None:
+    """The inverse of :func:`selection_param`; None for anything malformed (never an error: it is a link)."""
+    chosen: dict[str, list[int]] = {split: [] for split in SPLITS}
+    for part in filter(None, text.split(";")):
+        split, _, numbers = part.partition(":")
+        values = numbers.split(",")
+        if split not in chosen or not all(value.isdigit() for value in values) or len(values) > LINKED_SELECTION:
+            return None
+        chosen[split] = sorted({int(value) for value in values})
+    return chosen

@@ -71,15 +71,23 @@ training = job is not None and job.active
 
 epochs = sorted(maps.results_)
 colour, which, overlay = st.columns([1, 1, 1])
-colour_by = colour.segmented_control("Colour dots by", list(COLOUR_NAMES), format_func=COLOUR_NAMES.get,
-                                     default="label", key="territory_colour", persist_state="session") or "label"
 present = [split for split in session.SPLITS if dynamics.n_test or split == "train"]  # a run may have no test
-splits = which.pills("Show", present, format_func=session.SPLIT_NAMES.get, selection_mode="multi", default=present,
-                     key="territory_splits", persist_state="session")
+session.seed_from_link("territory_colour", "colour", lambda text: text if text in COLOUR_NAMES else None)
+session.seed_from_link("territory_splits", "show",
+                       lambda text: [s for s in present if s in text.split(",")] or None)
+linked = {key for key in ("territory_colour", "territory_splits") if key in st.session_state}  # no default too
+colour_by = colour.segmented_control("Colour dots by", list(COLOUR_NAMES), format_func=COLOUR_NAMES.get,
+                                     default=None if "territory_colour" in linked else "label",
+                                     key="territory_colour", persist_state="session") or "label"
+splits = which.pills("Show", present, format_func=session.SPLIT_NAMES.get, selection_mode="multi",
+                     default=None if "territory_splits" in linked else present, key="territory_splits",
+                     persist_state="session")
 trust_map = overlay.toggle("Trust map", key="territory_trust", persist_state="session",
                            disabled=method != "al",
                            help="Hatch the places where the map's territory cannot be trusted: a point decoded there and "
                            "mapped back lands in another class. Active learning (method al) computes it.")
+session.mirror("colour", colour_by, "label")  # a link carries the view
+session.mirror("show", ",".join(s for s in present if s in splits), ",".join(present))
 style = FrameStyle(colour_by=colour_by, splits=tuple(s for s in present if s in splits), trust_map=trust_map)
 
 shown = session.epoch(epochs)
