@@ -146,6 +146,9 @@ def fill_maps(run: Path, cache: Path) -> int:
 
     dynamics = ttv_core.load_dynamics(run)
     maps = Visualization(dynamics, "proxy", cache_dir=cache).fit(compute=False)
+    if not maps.results_:  # nothing fitted yet: the first epoch, for real
+        print(f"{run.name}: fitting epoch {dynamics.epochs[0]}", flush=True)
+        maps = Visualization(dynamics, "proxy", cache_dir=cache).fit([dynamics.epochs[0]])
     last = max(maps.results_)
     template = maps.store.get(maps.chained_keys_[last])
     rng = np.random.default_rng(0)
