@@ -66,6 +66,7 @@ def test_selection_from_another_page_is_drawn_and_al_offers_the_trust_map(mapped
     without = data["frames_id"]
     toggle.set_value(True).run()
     assert not at.exception and player(at)["frames_id"] != without
+    assert any("of the probed area is untrustworthy" in caption.value for caption in at.caption)
 
 
 def test_a_run_without_maps_points_to_the_train_page(tmp_path):

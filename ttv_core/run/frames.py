@@ -40,7 +40,7 @@ def epoch_frame(visualization: Visualization, epoch: int, predictions: dict[str,
         territory = visualization.territory(epoch)
         layers = {split: (held.embeddings[split], dynamics.labels(split),
                           predictions[split].predicted[predictions[split].row(epoch)]) for split in style.splits}
-        trust_map = visualization._result(epoch).trust_map if style.trust_map else None
+        trust_map = visualization.trust_map(epoch) if style.trust_map else None
         image = render_frame(None if territory is None else territory.image, visualization.extent_, layers,
                              n_classes=dynamics.n_classes, style=style, trust_map=trust_map)
         return png_bytes(image)

@@ -334,6 +334,10 @@ class Visualization:
                               "open the run again to recompute it.")
         return whole
 
+    def trust_map(self, epoch: int):
+        """The trust map of ``epoch`` (a :class:`~ttv_core.fit.active.TrustMap`; None but for al)."""
+        return self._result(epoch).trust_map
+
     def visualizer(self, epoch: int) -> Visualizer | None:
         """The fitted visualizer of ``epoch`` (None for the umap baseline)."""
         return self._result(epoch).visualizer()

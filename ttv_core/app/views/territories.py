@@ -129,6 +129,10 @@ if method == "umap":
     st.caption("The UMAP baseline draws no territories: it cannot take a point of the canvas back to the "
                "classifier's space. Choose a TrustVis method in the sidebar to see them.")
 legend(list(dynamics.classes), territories=method != "umap")
+shown_trust = maps.trust_map(shown) if trust_map and method == "al" else None
+if shown_trust is not None:
+    st.caption(f"Trust map, epoch {shown}: {1 - shown_trust.preserved_after:.1%} of the probed area is untrustworthy "
+               f"(greyed and hatched; {1 - shown_trust.preserved_before:.1%} before active learning refined the map).")
 if maps.missing_ and not training:
     st.caption(f"Epochs {maps.missing_[0]}–{maps.missing_[-1]} have no map yet; train them on the Train page.")
 count = sum(map(len, selected.values()))
