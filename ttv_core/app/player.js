@@ -140,6 +140,13 @@ class Player {
     const order = [...urls.keys()].sort((a, b) => Math.abs(a - first) - Math.abs(b - first) || a - b);
     const images = urls.map((url) => (url ? known.get(url) : undefined));
     this.images = images;
+    const epochs = data.epochs;
+    this.lastGood = this.lastGood || new Map(); // epoch -> its last decoded frame, shown while a newer one loads
+    const remember = (index) => {
+      const image = images[index];
+      if (image && image.complete && image.naturalWidth) this.lastGood.set(epochs[index], image);
+    };
+    images.forEach((_, index) => remember(index));
     urls.forEach((url, index) => { if (images[index]) this.byUrl.set(url, images[index]); });
     const settled = () => images.every((image, index) => !urls[index] || (image && image.complete));
     this.canvas.dataset.ready = settled() && urls.every(Boolean) ? "1" : "0";
@@ -150,6 +157,7 @@ class Player {
       const image = new Image();
       image.onload = image.onerror = () => {
         if (this.images !== images) return;
+        remember(index);
         if (settled() && urls.every(Boolean)) this.canvas.dataset.ready = "1";
         if (index === this.at) this.draw();
         fetchNext();
@@ -174,7 +182,9 @@ class Player {
     const image = this.images[this.at];
     const size = data.size;
     const loaded = Boolean(image && image.complete && image.naturalWidth);
-    if (loaded) this.ctx.drawImage(image, 0, 0, size, size);
+    // While an epoch's frame is re-rendered (training widened the window), its previous frame stays up.
+    const stale = loaded ? null : this.lastGood && this.lastGood.get(data.epochs[this.at]);
+    if (loaded || stale) this.ctx.drawImage(loaded ? image : stale, 0, 0, size, size);
     else {
       this.ctx.fillStyle = "#f6f6f6";
       this.ctx.fillRect(0, 0, size, size);
@@ -187,7 +197,7 @@ class Player {
     this.canvas.dataset.frames = String(++this.drawn);
     this.slider.value = String(this.at);
     const waiting = this.frameUrls && !this.frameUrls[this.at] ? "rendering…" : "loading…";
-    this.epochLabel.textContent = loaded ? `Epoch ${epoch}` : `Epoch ${epoch} (${waiting})`;
+    this.epochLabel.textContent = loaded ? `Epoch ${epoch}` : `Epoch ${epoch} (${stale ? "updating…" : waiting})`;
   }
 
   // Trails of the selected samples up to the epoch shown: each in its sample's class colour, fading

@@ -118,11 +118,18 @@ def open_chosen_run(reference: str, trust_code: bool) -> ttv_core.TrainingDynami
     st.stop()
 
 
+def _land() -> None:
+    """The root address: on to the landing page, with the link's view."""
+    st.switch_page(page_path(LANDING), query_params=st.query_params.to_dict())
+
+
 def main() -> None:
     """One run of the dashboard script: page setup, the sidebar's run choice, then the chosen page."""
     st.set_page_config(page_title="ttv", page_icon=":material/history:", layout="wide")
-    pages = [st.Page(page_path(name), title=title, icon=icon, default=name == LANDING) for name, title, icon in PAGES]
-    page = st.navigation(pages)
+    pages = [st.Page(page_path(name), title=title, icon=icon) for name, title, icon in PAGES]
+    # The root address is a hidden page that goes on to the landing page: the frontend says "Page not found"
+    # for the default page's own pathname, and links to /territories made before must keep working.
+    page = st.navigation([st.Page(_land, title="ttv", default=True, visibility="hidden"), *pages])
     reference, trust_code = run_picker()
     if reference is None:
         st.info("Type the folder or the dataset to open in the sidebar.")
