@@ -172,3 +172,16 @@ def test_a_link_carries_the_colouring_the_splits_and_the_selection(mapped_run):
     assert "3 samples selected" in " ".join(caption.value for caption in again.caption)
     nonsense = open_app(PAGE, view_config=VIEW_CONFIG, run=str(mapped_run), colour="plaid", selected="x:y")
     assert not nonsense.exception and "colour" not in nonsense.query_params and "selected" not in nonsense.query_params
+
+
+def test_go_to_a_sample_selects_it_on_the_map(mapped_run):
+    at = open_app(PAGE, view_config=VIEW_CONFIG, run=str(mapped_run))
+    assert at.number_input(key="territory_goto_index").max == 299
+    at.number_input(key="territory_goto_index").set_value(250).run()
+    at.button_group(key="territory_goto_split").set_value("test").run()
+    assert not at.exception and at.number_input(key="territory_goto_index").max == 99
+    at.number_input(key="territory_goto_index").set_value(42)
+    at.button(key="territory_goto").click().run()
+    assert not at.exception
+    assert at.session_state["selected_samples"] == {"train": [], "test": [42]} and at.query_params["selected"] == "test:42"
+    assert len(player(at)["selected"]) == 1

@@ -125,6 +125,24 @@ data = player_data(
     autoplay=autoplay and len(rendered) > 1,
 )
 show_player(data, key="territory_player", on_epoch=session.set_epoch, on_selection=session.set_selection)
+
+
+def go_to_sample() -> None:
+    """Find one sample by its number: it becomes the selection, ringed on the map with its trail."""
+    split, number, go = st.columns([2, 2, 1], vertical_alignment="bottom")
+    chosen = split.segmented_control("Go to a sample of", present, format_func=session.SPLIT_NAMES.get,
+                                     default="train", key="territory_goto_split") or "train"
+    size = dynamics.n_train if chosen == "train" else dynamics.n_test
+    if st.session_state.get("territory_goto_index", 0) > size - 1:  # typed for the larger split
+        st.session_state["territory_goto_index"] = size - 1
+    index = number.number_input("Sample number", min_value=0, max_value=size - 1, step=1, key="territory_goto_index",
+                                help=f"0 to {size - 1:,}, as on the Samples page. It replaces the selection.")
+    if go.button("Go", key="territory_goto", icon=":material/my_location:"):
+        session.set_selection({chosen: [int(index)]})
+        st.rerun()
+
+
+go_to_sample()
 if method == "umap":
     st.caption("The UMAP baseline draws no territories: it cannot take a point of the canvas back to the "
                "classifier's space. Choose a TrustVis method in the sidebar to see them.")
