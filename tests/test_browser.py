@@ -203,6 +203,24 @@ def test_train_the_demo_then_play_its_territories(server, page, tmp_path):
     assert frame_problems(played, n_classes=10) == []
     changed = np.mean(np.abs(played.astype(int) - last_epoch.astype(int)).max(axis=2) > 30)
     assert changed > 0.02, f"epochs {EPOCHS} and {after['epoch']} look alike ({changed:.1%} of pixels differ)"
+    # Wheel zoom at the pointer, Ctrl+drag pan, and Reset view.
+    canvas = page.locator(browser.FRAME)
+    box = canvas.bounding_box()
+    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    page.mouse.wheel(0, -600)
+    page.wait_for_function("canvas => Number(canvas.dataset.zoom) > 1.5", arg=canvas.element_handle())
+    zoomed = frame_shot(page, tmp_path / "zoomed.png")
+    assert np.mean(np.abs(zoomed.astype(int) - played.astype(int)).max(axis=2) > 30) > 0.2, "zooming changed little"
+    page.keyboard.down("Control")
+    page.mouse.down()
+    page.mouse.move(box["x"] + box["width"] / 2 + 80, box["y"] + box["height"] / 2 + 40, steps=5)
+    page.mouse.up()
+    page.keyboard.up("Control")
+    panned = frame_shot(page, tmp_path / "panned.png")
+    assert np.mean(np.abs(panned.astype(int) - zoomed.astype(int)).max(axis=2) > 30) > 0.05, "panning moved nothing"
+    page.get_by_role("button", name="Reset view").click()
+    assert canvas.get_attribute("data-zoom") == "1"
+    assert np.mean(np.abs(frame_shot(page, tmp_path / "reset.png").astype(int) - played.astype(int)).max(axis=2) > 30) < 0.01
     print(f"played to epoch {after['epoch']} ({changed:.0%} of the frame changed); "
           f"whole test {time.perf_counter() - started:.1f} s; frames in {tmp_path}")
 

@@ -22,6 +22,7 @@ const DRAG_MIN = 4; // pixels the mouse must move for a press to become a box
 const NO_POSITION = 65535; // a dot outside the frame
 const NO_PREDICTION = 255; // an epoch whose predictions were not sent yet
 const FETCHES_AT_ONCE = 4; // frame requests in flight (browsers open about 6 connections per host)
+const MAX_ZOOM = 16; // wheel zoom into the frame, at most this many times
 
 function decode(base64, Type) {
   const bytes = Uint8Array.from(atob(base64 || ""), (c) => c.charCodeAt(0));
@@ -57,15 +58,19 @@ class Player {
     for (const s of SPEEDS) this.speed.append(element("option", { value: String(s) }, String(s)));
     speedLabel.append(this.speed, document.createTextNode(" epochs/s"));
     this.clearButton = element("button", { class: "ttv-clear", type: "button" }, "Clear selection");
-    controls.append(this.playButton, this.slider, this.epochLabel, speedLabel, this.clearButton);
+    this.resetButton = element("button", { class: "ttv-reset", type: "button" }, "Reset view");
+    this.resetButton.hidden = true;
+    controls.append(this.playButton, this.slider, this.epochLabel, speedLabel, this.clearButton, this.resetButton);
     const hint = element("div", { class: "ttv-hint" },
-      "Hover a dot for details · click a dot or drag a box to select (Shift adds) · Space plays, arrows step");
+      "Hover a dot for details · click a dot or drag a box to select (Shift adds) · wheel zooms, Ctrl+drag pans "
+      + "· Space plays, arrows step");
     this.root.append(stage, controls, hint);
     parent.append(this.root);
 
     this.ctx = this.canvas.getContext("2d");
     this.images = [];
     this.at = 0; // index of the epoch shown
+    this.view = { zoom: 1, x: 0, y: 0 }; // frame pixels: the canvas shows from (x, y), zoom times larger
     this.playing = false;
     this.selected = new Set();
     this.drawn = 0;
@@ -184,13 +189,17 @@ class Player {
     const loaded = Boolean(image && image.complete && image.naturalWidth);
     // While an epoch's frame is re-rendered (training widened the window), its previous frame stays up.
     const stale = loaded ? null : this.lastGood && this.lastGood.get(data.epochs[this.at]);
+    const { zoom, x, y } = this.view;
+    this.ctx.setTransform(1, 0, 0, 1, 0, 0);
+    this.ctx.fillStyle = "#f6f6f6";
+    this.ctx.fillRect(0, 0, size, size);
+    this.ctx.setTransform(zoom, 0, 0, zoom, -x * zoom, -y * zoom);
     if (loaded || stale) this.ctx.drawImage(loaded ? image : stale, 0, 0, size, size);
-    else {
-      this.ctx.fillStyle = "#f6f6f6";
-      this.ctx.fillRect(0, 0, size, size);
-    }
     this.drawTrails();
     if (this.box) this.drawBox();
+    this.ctx.setTransform(1, 0, 0, 1, 0, 0);
+    this.canvas.dataset.zoom = String(Math.round(zoom * 100) / 100);
+    this.resetButton.hidden = zoom === 1;
     const epoch = data.epochs[this.at];
     this.canvas.dataset.epoch = String(epoch);
     this.canvas.dataset.painted = loaded ? String(epoch) : "";
@@ -290,16 +299,31 @@ class Player {
   }
 
   // -- gestures -----------------------------------------------------------------------------------
-  frameCoordinates(event) {
+  canvasCoordinates(event) {
     const rect = this.canvas.getBoundingClientRect();
     const scale = this.canvas.width / rect.width;
     return [(event.clientX - rect.left) * scale, (event.clientY - rect.top) * scale];
   }
 
+  // Where the pointer is on the frame (its pixels), through the zoom and pan.
+  frameCoordinates(event) {
+    const [cx, cy] = this.canvasCoordinates(event);
+    return [cx / this.view.zoom + this.view.x, cy / this.view.zoom + this.view.y];
+  }
+
+  // The view zoomed to `zoom` (1 to MAX_ZOOM) with the frame point under canvas point (cx, cy) kept there.
+  setView(zoom, cx, cy, fx, fy) {
+    const size = this.canvas.width;
+    zoom = Math.min(MAX_ZOOM, Math.max(1, zoom));
+    const span = size - size / zoom;
+    this.view = { zoom, x: Math.min(span, Math.max(0, fx - cx / zoom)), y: Math.min(span, Math.max(0, fy - cy / zoom)) };
+    this.draw();
+  }
+
   nearest(x, y) {
     if (!this.points) return -1;
     let best = -1;
-    let bestDistance = HOVER_RADIUS * HOVER_RADIUS;
+    let bestDistance = (HOVER_RADIUS / this.view.zoom) ** 2; // the same radius on screen at any zoom
     for (let point = 0; point < this.points.n; point++) {
       const p = this.position(point, this.at);
       if (!p) continue;
@@ -372,16 +396,36 @@ class Player {
       if (event.key === " ") (this.playing ? this.pause() : this.play());
       else if (event.key === "ArrowRight") this.step(1);
       else if (event.key === "ArrowLeft") this.step(-1);
+      else if (event.key === "0") this.setView(1, 0, 0, 0, 0);
       else return;
       event.preventDefault();
     });
+    this.canvas.addEventListener("wheel", (event) => {
+      event.preventDefault();
+      const [cx, cy] = this.canvasCoordinates(event);
+      const [fx, fy] = this.frameCoordinates(event);
+      this.setView(this.view.zoom * Math.pow(1.0015, -event.deltaY), cx, cy, fx, fy);
+    }, { passive: false });
+    this.resetButton.addEventListener("click", () => this.setView(1, 0, 0, 0, 0));
     this.canvas.addEventListener("mousedown", (event) => {
+      if (event.ctrlKey || event.metaKey || event.button === 1) { // pan
+        event.preventDefault();
+        const [cx, cy] = this.canvasCoordinates(event);
+        this.panFrom = { cx, cy, x: this.view.x, y: this.view.y };
+        return;
+      }
       const [x, y] = this.frameCoordinates(event);
       this.press = [x, y];
     });
     this.canvas.addEventListener("mousemove", (event) => {
+      if (this.panFrom) {
+        const [cx, cy] = this.canvasCoordinates(event);
+        const { zoom } = this.view;
+        this.setView(zoom, 0, 0, this.panFrom.x - (cx - this.panFrom.cx) / zoom, this.panFrom.y - (cy - this.panFrom.cy) / zoom);
+        return;
+      }
       const [x, y] = this.frameCoordinates(event);
-      if (this.press && Math.hypot(x - this.press[0], y - this.press[1]) >= DRAG_MIN) {
+      if (this.press && Math.hypot(x - this.press[0], y - this.press[1]) >= DRAG_MIN / this.view.zoom) {
         this.box = [this.press[0], this.press[1], x, y];
         this.tooltip.hidden = true;
         this.draw();
@@ -397,6 +441,10 @@ class Player {
   }
 
   release(event, onCanvas) {
+    if (this.panFrom) {
+      this.panFrom = null;
+      return;
+    }
     if (!this.press || !this.points) return;
     this.press = null;
     const add = event.shiftKey;
