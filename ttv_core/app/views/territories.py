@@ -75,17 +75,18 @@ present = [split for split in session.SPLITS if dynamics.n_test or split == "tra
 session.seed_from_link("territory_colour", "colour", lambda text: text if text in COLOUR_NAMES else None)
 session.seed_from_link("territory_splits", "show",
                        lambda text: [s for s in present if s in text.split(",")] or None)
-linked = {key for key in ("territory_colour", "territory_splits") if key in st.session_state}  # no default too
+for key, value in (("territory_colour", "label"), ("territory_splits", present)):  # the state holds the
+    if key not in st.session_state:  # defaults, so that a widget never has a default and a state value at once
+        st.session_state[key] = value
 colour_by = colour.segmented_control("Colour dots by", list(COLOUR_NAMES), format_func=COLOUR_NAMES.get,
-                                     default=None if "territory_colour" in linked else "label",
                                      key="territory_colour", persist_state="session") or "label"
 splits = which.pills("Show", present, format_func=session.SPLIT_NAMES.get, selection_mode="multi",
-                     default=None if "territory_splits" in linked else present, key="territory_splits",
-                     persist_state="session")
+                     key="territory_splits", persist_state="session")
 trust_map = overlay.toggle("Trust map", key="territory_trust", persist_state="session",
                            disabled=method != "al",
-                           help="Hatch the places where the map's territory cannot be trusted: a point decoded there and "
-                           "mapped back lands in another class. Active learning (method al) computes it.")
+                           help="Grey and hatch the places where the map's territory cannot be trusted: a point "
+                           "decoded there and mapped back lands in another class. Active learning (method al) "
+                           "computes it.")
 session.mirror("colour", colour_by, "label")  # a link carries the view
 session.mirror("show", ",".join(s for s in present if s in splits), ",".join(present))
 style = FrameStyle(colour_by=colour_by, splits=tuple(s for s in present if s in splits), trust_map=trust_map)
@@ -105,9 +106,10 @@ elif frames_job.active:
                "they land.")
 # A first visit plays the animation by itself, once the run's maps and frames are all there (not for a link
 # to one epoch, nor once the visitor picked one).
-autoplay = not (training or frames_job.active or st.session_state.get(session.AUTOPLAYED_KEY)
-                or session.EPOCH_PARAM in st.session_state or session.EPOCH_PARAM in st.query_params)
-if autoplay and len(rendered) > 1:
+chose_epoch = session.EPOCH_PARAM in st.session_state or session.EPOCH_PARAM in st.query_params
+autoplay = len(rendered) > 1 and not (training or frames_job.active or chose_epoch
+                                      or st.session_state.get(session.AUTOPLAYED_KEY))
+if autoplay:
     st.session_state[session.AUTOPLAYED_KEY] = True
 
 selected = session.selection()
@@ -122,7 +124,7 @@ data = player_data(
                                         tuple(rendered), tuple(samples), dynamics),
     samples=samples, extent=maps.extent_, size=style.size, epoch=shown, classes=list(dynamics.classes), selected=selected,
     thumbnails=dict(zip(pictures, media_urls(list(pictures.values()), "ttv_player.thumbnail"))),
-    autoplay=autoplay and len(rendered) > 1,
+    autoplay=autoplay,
 )
 show_player(data, key="territory_player", on_epoch=session.set_epoch, on_selection=session.set_selection)
 
