@@ -23,6 +23,7 @@ const NO_POSITION = 65535; // a dot outside the frame
 const NO_PREDICTION = 255; // an epoch whose predictions were not sent yet
 const FETCHES_AT_ONCE = 4; // frame requests in flight (browsers open about 6 connections per host)
 const MAX_ZOOM = 16; // wheel zoom into the frame, at most this many times
+const REPORT_AFTER_MS = 150; // the epoch goes to Python this long after the last step of a burst
 
 function decode(base64, Type) {
   const bytes = Uint8Array.from(atob(base64 || ""), (c) => c.charCodeAt(0));
@@ -294,8 +295,13 @@ class Player {
     this.report();
   }
 
+  // Tell Python the epoch shown, once a burst of steps is over: a report per arrow press started a rerun
+  // per press, and in a fast burst the last report could be lost (the app then stayed an epoch behind).
   report() {
-    if (this.send) this.send("epoch", this.data.epochs[this.at]);
+    clearTimeout(this.reportTimer);
+    this.reportTimer = setTimeout(() => {
+      if (this.send) this.send("epoch", this.data.epochs[this.at]);
+    }, REPORT_AFTER_MS);
   }
 
   // -- gestures -----------------------------------------------------------------------------------
