@@ -129,15 +129,17 @@ class _Work:
             self.status, self.finished = "stopped", time.time()
             return
         self.status, self.started = "running", time.time()
+        status = "failed"
         try:
-            self.status = self._work(*args)
+            status = self._work(*args)
         except TTVError as error:
-            self.status, self.error = "failed", str(error)
+            self.error = str(error)
         except Exception as error:  # a bug in ttv: still shown as a message, never raised into the page
-            self.status, self.error = "failed", f"{type(error).__name__}: {error}"
-        finally:
+            self.error = f"{type(error).__name__}: {error}"
+        finally:  # settled first: a page that sees the job ended sees no epoch still in progress
             self._settle()
             self.finished = time.time()
+            self.status = status
             self._changed()
 
     def _work(self, *args: Any) -> str:
