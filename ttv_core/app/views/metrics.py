@@ -158,12 +158,12 @@ def offer_baseline() -> None:
         st.info("Computing the UMAP baseline's maps to compare with: " + session.progress_text(job) + ".",
                 icon=":material/hourglass_top:")
         return
-    took = roughly(fit_seconds(run.n_train, "umap", epochs, epochs))
+    planned = fit_seconds(run.n_train, "umap", epochs, epochs)
+    took = roughly(planned)
     st.info("The UMAP baseline has no maps of this run with these settings yet, so the tables below have no UMAP "
             f"row to compare with. Computing them takes {took} on a 2-core machine.")
     if st.button("Compute the UMAP baseline", key="metrics_umap", icon=":material/play_arrow:"):
-        session.registry().submit(key, run, "umap", config, epochs, planned=fit_seconds(run.n_train, "umap", epochs,
-                                                                                          epochs))
+        session.registry().submit(key, run, "umap", config, epochs, planned=planned)
         st.rerun()
 
 
