@@ -236,3 +236,12 @@ def test_train_page_long_run_settings_wait_for_a_stretch_and_dask_for_its_schedu
     assert "Dask scheduler" in at.warning[0].value and at.button(key="train_start").disabled
     at.text_input(key="train_scheduler").input("tcp://127.0.0.1:8786").run()
     assert not at.warning and not at.button(key="train_start").disabled
+
+
+def test_train_page_opens_on_a_run_too_small_for_any_neighbourhood(tmp_path):
+    from helpers import make_small_run
+
+    run = make_small_run(tmp_path / "two", epochs=(1,), n_train=2, n_test=1)
+    at = open_app(page="train", run=str(run))
+    assert not at.exception
+    assert at.number_input(key="train_n_neighbors").max == 2 and at.error  # the run's own check says why

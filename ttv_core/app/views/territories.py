@@ -132,6 +132,8 @@ show_player(data, key="territory_player", on_epoch=session.set_epoch, on_selecti
 def go_to_sample() -> None:
     """Find one sample by its number: it becomes the selection, ringed on the map with its trail."""
     split, number, go = st.columns([2, 2, 1], vertical_alignment="bottom")
+    if st.session_state.get("territory_goto_split") not in (None, *present):  # chosen on a run with a test split
+        del st.session_state["territory_goto_split"]
     chosen = split.segmented_control("Go to a sample of", present, format_func=session.SPLIT_NAMES.get,
                                      default="train", key="territory_goto_split") or "train"
     size = dynamics.n_train if chosen == "train" else dynamics.n_test

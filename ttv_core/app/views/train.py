@@ -42,8 +42,8 @@ last = epochs[-1] if len(epochs) == 1 else st.select_slider(
     "representations do: the maps of every epoch up to this one are computed (those in the cache are read).")
 shown = session.view_config()  # the settings last trained: the maps the other pages show
 columns = st.columns(len(FIELDS) + 1)
-highest = {name: min(high, dynamics.n_train - 1) if name == "n_neighbors" else high
-           for name, (_, _, high, _) in FIELDS.items()}
+highest = {name: max(low, min(high, dynamics.n_train - 1)) if name == "n_neighbors" else high  # a 2-sample run:
+           for name, (_, low, high, _) in FIELDS.items()}  # the run's own check then says why
 changes = {name: column.number_input(label, min_value=low, max_value=highest[name], step=1, key=f"train_{name}",
                                      value=min(max(shown.value(name), low), highest[name]),  # an old view may lie outside
                                      persist_state="session", help=f"Default: {DEFAULTS.value(name)}.{note}")
