@@ -119,7 +119,7 @@ def test_a_first_visit_shows_the_animation_playing_without_a_press(new_server, p
     browser.wait_first_picture(page, FIRST_FRAME_S)
     first = time.perf_counter() - started
     assert first <= FIRST_FRAME_S, f"first frame after {first:.1f} s"
-    shot = frame_shot(page, tmp_path / "first-frame.png")
+    shot = painted_frame(page, tmp_path / "first-frame.png")
     assert frame_problems(shot, n_classes=10) == []
     play = page.locator(browser.PLAY)
     play.wait_for()
@@ -222,6 +222,28 @@ def test_train_the_demo_then_play_its_territories(server, page, tmp_path):
     assert np.mean(np.abs(frame_shot(page, tmp_path / "reset.png").astype(int) - played.astype(int)).max(axis=2) > 30) < 0.01
     print(f"played to epoch {after['epoch']} ({changed:.0%} of the frame changed); "
           f"whole test {time.perf_counter() - started:.1f} s; frames in {tmp_path}")
+
+
+def painted_frame(page, path, timeout: float = 10.0) -> np.ndarray:
+    """What the frame canvas holds while it shows a painted epoch (kept at ``path``), as RGB uint8.
+
+    Read in one step with ``data-painted``: a screenshot taken after a wait could catch the player
+    between two epochs (as training adds epochs, the newest is shown while its frame is on its way)."""
+    import base64
+    import io
+
+    from PIL import Image
+
+    deadline = time.time() + timeout
+    while True:
+        url = page.locator(browser.FRAME).evaluate("canvas => canvas.dataset.painted ? canvas.toDataURL() : ''")
+        if url or time.time() > deadline:
+            break
+        time.sleep(0.05)
+    assert url, f"no painted frame within {timeout:.0f} s"
+    picture = Image.open(io.BytesIO(base64.b64decode(url.split(",", 1)[1]))).convert("RGB")
+    picture.save(path)
+    return np.asarray(picture)
 
 
 def frame_shot(page, path) -> np.ndarray:

@@ -6,7 +6,7 @@
 // nearest dot among the "interactive" samples Python sent (all of them for small runs, a sample
 // plus the selection for large ones) and shows its details.
 //
-// Python -> JS (data): epochs, frames (URLs), frames_id, size, epoch, points {...}, points_id,
+// Python -> JS (data): epochs, frames (URLs), frames_id, scene, size, epoch, points {...}, points_id,
 //   selected (positions in points), selection_id, classes, palette. frames / points are null when
 //   the player said it holds those ids already (every rerun sends the data again: this keeps it small).
 // JS -> Python (state): "epoch" when playback pauses or the slider is released; "selection" as a
@@ -87,6 +87,11 @@ class Player {
     if (this.canvas.width !== size) {
       this.canvas.width = size;
       this.canvas.height = size;
+    }
+    if (data.scene !== this.scene) { // another run or method: its pictures are not this one's
+      this.scene = data.scene;
+      this.lastGood = new Map();
+      this.shown = null;
     }
     if (data.frames && this.framesId !== data.frames_id) this.loadFrames(data);
     if (data.points && this.pointsId !== data.points_id) {
@@ -188,14 +193,17 @@ class Player {
     const image = this.images[this.at];
     const size = data.size;
     const loaded = Boolean(image && image.complete && image.naturalWidth);
-    // While an epoch's frame is re-rendered (training widened the window), its previous frame stays up.
-    const stale = loaded ? null : this.lastGood && this.lastGood.get(data.epochs[this.at]);
+    // While an epoch's frame is re-rendered (training widened the window), its previous frame stays up;
+    // while a new epoch's frame is on its way, the picture shown last stays up (never a blank flash).
+    const updating = loaded ? null : this.lastGood && this.lastGood.get(data.epochs[this.at]);
+    const stale = loaded ? null : updating || this.shown;
     const { zoom, x, y } = this.view;
     this.ctx.setTransform(1, 0, 0, 1, 0, 0);
     this.ctx.fillStyle = "#f6f6f6";
     this.ctx.fillRect(0, 0, size, size);
     this.ctx.setTransform(zoom, 0, 0, zoom, -x * zoom, -y * zoom);
     if (loaded || stale) this.ctx.drawImage(loaded ? image : stale, 0, 0, size, size);
+    if (loaded) this.shown = image;
     this.drawTrails();
     if (this.box) this.drawBox();
     this.ctx.setTransform(1, 0, 0, 1, 0, 0);
@@ -207,7 +215,7 @@ class Player {
     this.canvas.dataset.frames = String(++this.drawn);
     this.slider.value = String(this.at);
     const waiting = this.frameUrls && !this.frameUrls[this.at] ? "rendering…" : "loading…";
-    this.epochLabel.textContent = loaded ? `Epoch ${epoch}` : `Epoch ${epoch} (${stale ? "updating…" : waiting})`;
+    this.epochLabel.textContent = loaded ? `Epoch ${epoch}` : `Epoch ${epoch} (${updating ? "updating…" : waiting})`;
   }
 
   // Trails of the selected samples up to the epoch shown: each in its sample's class colour, fading

@@ -89,7 +89,8 @@ def media_urls(pictures: list[bytes], key: str) -> list[str]:
 def player_data(*, epochs: list[int], frames: list[str], embeddings: dict[int, dict[str, np.ndarray]],
                 predictions: dict[str, PredictionHistory], samples: list[tuple[str, int]], extent: Extent,
                 size: int, epoch: int, classes: list[str], selected: dict[str, list[int]],
-                thumbnails: dict[tuple[str, int], str] | None = None, autoplay: bool = False) -> dict[str, Any]:
+                thumbnails: dict[tuple[str, int], str] | None = None, autoplay: bool = False,
+                scene: str = "") -> dict[str, Any]:
     """Everything the player draws, JSON-ready.
 
     ``frames`` are the frames' URLs (:func:`media_urls`), one per epoch ("" for a frame still rendering),
@@ -98,7 +99,9 @@ def player_data(*, epochs: list[int], frames: list[str], embeddings: dict[int, d
     ``thumbnails`` are the URLs of the samples' thumbnails where there are some; ``embeddings[e][split]``
     epoch ``e``'s 2-D positions; ``samples`` the interactive (split, index) pairs (see
     :func:`interactive_samples`); ``selected`` the selection by split; ``autoplay``: start playing from
-    the first epoch as the player gets it (once per player: later data does not restart it).
+    the first epoch as the player gets it (once per player: later data does not restart it); ``scene`` names
+    what the frames picture (the run and method): while a frame loads, the player keeps showing an earlier
+    picture of the same scene, never one of another.
     """
     splits = sorted({split for split, _ in samples}, key=["train", "test"].index)
     by_split = {split: np.array([i for s, i in samples if s == split], dtype=np.int64) for split in splits}
@@ -147,6 +150,7 @@ def player_data(*, epochs: list[int], frames: list[str], embeddings: dict[int, d
         "epoch": int(epoch),
         "speed": DEFAULT_SPEED,
         "autoplay": bool(autoplay),
+        "scene": str(scene),
         "max_trails": MAX_TRAILS,
         "classes": list(classes),
         "palette": palette_css(len(classes)),

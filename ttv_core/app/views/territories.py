@@ -124,7 +124,7 @@ data = player_data(
                                         tuple(rendered), tuple(samples), dynamics),
     samples=samples, extent=maps.extent_, size=style.size, epoch=shown, classes=list(dynamics.classes), selected=selected,
     thumbnails=dict(zip(pictures, media_urls(list(pictures.values()), "ttv_player.thumbnail"))),
-    autoplay=autoplay,
+    autoplay=autoplay, scene=f"{dynamics.location}|{method}",
 )
 show_player(data, key="territory_player", on_epoch=session.set_epoch, on_selection=session.set_selection)
 
