@@ -185,3 +185,19 @@ def test_go_to_a_sample_selects_it_on_the_map(mapped_run):
     assert not at.exception
     assert at.session_state["selected_samples"] == {"train": [], "test": [42]} and at.query_params["selected"] == "test:42"
     assert len(player(at)["selected"]) == 1
+
+
+def test_the_frame_follows_the_dots_unless_asked_for_the_whole_run(mapped_run):
+    at = open_app(PAGE, view_config=VIEW_CONFIG, run=str(mapped_run))
+    following = player(at)
+    boxes = following["windows"]  # each epoch's window in the units of the dots' positions
+    assert len(boxes) == 4 and len({tuple(box) for box in boxes}) > 1  # the frame moves with the dots
+    at.toggle(key="territory_follow").set_value(False).run()
+    assert not at.exception and at.query_params["frame"] == "whole"
+    whole = player(at)
+    assert whole["frames_id"] != following["frames_id"]
+    assert len({tuple(box) for box in whole["windows"]}) == 1  # one frame for every epoch
+    assert (whole["width"], whole["height"]) == (following["width"], following["height"])  # one shape for both
+    again = open_app(PAGE, view_config=VIEW_CONFIG, run=str(mapped_run), frame="whole")
+    assert again.toggle(key="territory_follow").value is False
+    assert not open_app(PAGE, view_config=VIEW_CONFIG, run=str(mapped_run), frame="zoom").exception

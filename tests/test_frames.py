@@ -77,3 +77,27 @@ def test_epoch_frames_are_rendered_once_per_map_and_style(mapped_run, monkeypatc
     other = FrameStyle(size=48, splits=("test",), colour_by="prediction")
     assert first == again and first != epoch_frame(maps, 3, predictions, other) and calls == [style, other]
     assert first.startswith(b"\x89PNG")
+
+
+def test_a_wide_window_gives_a_wide_frame_with_dots_and_territory_in_place():
+    wide = Extent(0.0, 0.0, 20.0, 10.0)
+    territory = np.zeros((10, 20, 3), np.uint8)
+    territory[:, 10:] = 255  # right half white: the background is resampled, not squeezed
+    layers = {"train": (np.array([[15.0, 2.5]]), np.array([0]), np.array([0]))}
+    image = render_frame(territory, wide, layers, n_classes=2, style=FrameStyle(size=40, radius=1))
+    assert image.shape == (28, 57, 3)  # about 40 x 40 pixels in all, 2:1 like the window
+    assert (image[5, 5] == 0).all() and (image[5, 50] == 255).all()
+    assert (image[21, 42] == palette(2)[0]).all()  # (15, 2.5) lies 3/4 across and 3/4 down
+
+
+def test_the_frame_follows_the_dots_or_shows_the_whole_run(mapped_run):
+    viz = ttv_core.Visualization(ttv_core.load_dynamics(mapped_run), "proxy", VIEW_CONFIG).fit(compute=False)
+    epochs = sorted(viz.results_)
+    whole = viz.window(epochs[0], follow=False)
+    for e in epochs:
+        window = viz.window(e)
+        assert abs(window.width / window.height - whole.width / whole.height) < 1e-9  # one frame shape
+        for positions in viz.results_[e].embeddings.values():
+            assert window.contains(positions).all() and whole.contains(positions).all()
+    key = run_frames.frame_key(viz, epochs[0], FrameStyle())
+    assert key != run_frames.frame_key(viz, epochs[0], FrameStyle(follow=False))

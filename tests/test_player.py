@@ -35,15 +35,27 @@ def test_player_data_packs_positions_predictions_and_selection(small_demo):
     rng = np.random.default_rng(0)
     embeddings = {e: {"train": rng.normal(size=(300, 2)), "test": rng.normal(size=(100, 2))} for e in (1, 2)}
     samples = [("train", 4), ("train", 9), ("test", 0)]
+    windows = {1: Extent(-2.0, -1.5, 2.0, 1.5), 2: Extent(-6.0, -4.5, 6.0, 4.5)}  # each epoch's frame, one aspect
     data = player_data(epochs=[1, 2], frames=["/media/a.png", "/media/b.png"], embeddings=embeddings, predictions=predictions,
-                       samples=samples, extent=Extent(-5.0, -5.0, 5.0, 5.0), size=200, epoch=2,
+                       samples=samples, windows=windows, size=200, epoch=2,
                        classes=list(dynamics.classes), selected={"test": [0], "train": [100]},
                        thumbnails={("train", 9): "/media/t.png"})
     assert data["epochs"] == [1, 2] and data["epoch"] == 2 and data["frames"] == ["/media/a.png", "/media/b.png"]
+    assert (data["width"], data["height"]) == (231, 173)  # 4:3, about 200 x 200 pixels in all
     points = data["points"]
     assert points["n"] == 3 and points["index"] == [4, 9, 0] and points["split"] == [0, 0, 1]
     xy = unpack(points["xy"], np.uint16).reshape(2, 3, 2)
-    assert xy[1, 2].tolist() == pixel_positions(embeddings[2]["test"][[0]], Extent(-5.0, -5.0, 5.0, 5.0), 200)[0].tolist()
+    # The browser turns positions into the shown frame's pixels through that frame's window (player.js
+    # position()): wherever a dot is drawn, there the player finds it, in either epoch's frame.
+    for at, epoch in enumerate((1, 2)):
+        left, top, right, bottom = data["windows"][at]
+        for point, (split, index) in enumerate(samples):
+            truth = np.array(windows[epoch].to_pixels(embeddings[epoch][split][[index]], 231, 173)).ravel()
+            if xy[at, point, 0] == NO_POSITION:
+                assert not windows[epoch].contains(embeddings[epoch][split][[index]])[0]  # not in the union: off every frame
+                continue
+            got = ((xy[at, point, 0] - left) * 231 / (right - left), (xy[at, point, 1] - top) * 173 / (bottom - top))
+            assert np.allclose(got, truth, atol=0.05), (epoch, split, index)
     predicted = unpack(points["predicted"], np.uint8).reshape(2, 3)
     assert predicted[0, 1] == predictions["train"].predicted[0, 9] and predicted[1, 2] == predictions["test"].predicted[1, 0]
     confidence = unpack(points["confidence"], np.uint8).reshape(2, 3)
@@ -61,8 +73,8 @@ def test_the_interactive_samples_histories_give_the_same_points(small_demo):
     assert taken["train"].predicted.shape == (len(dynamics.epochs), 2)
     common = dict(epochs=[1, 2], frames=["a", "b"], embeddings={e: {"train": np.zeros((300, 2)), "test": np.zeros((100, 2))}
                                                                for e in (1, 2)},
-                  samples=samples, extent=Extent(-5.0, -5.0, 5.0, 5.0), size=200, epoch=2,
-                  classes=list(dynamics.classes), selected={})
+                  samples=samples, windows={1: Extent(-5.0, -5.0, 5.0, 5.0), 2: Extent(-5.0, -5.0, 5.0, 5.0)}, size=200,
+                  epoch=2, classes=list(dynamics.classes), selected={})
     assert player_data(predictions=whole, **common)["points"] == player_data(predictions=taken, **common)["points"]
     partial = {split: prediction_history(dynamics, split, epochs=[2]) for split in ("train", "test")}
     predicted = unpack(player_data(predictions=partial, **common)["points"]["predicted"], np.uint8).reshape(2, 3)

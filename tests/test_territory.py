@@ -8,7 +8,7 @@ import pytest
 from PIL import Image
 
 from ttv_core.errors import ConfigError, DataError
-from ttv_core.canvas import Extent, extent_of, grid_points
+from ttv_core.canvas import ASPECTS, ZOOM_STEP, Extent, extent_of, frame_windows, grid_points, grid_shape
 from ttv_core.draw.territory import classify_grid, palette, render_territory, territory_image
 
 WHITE = np.array([255, 255, 255], dtype=np.uint8)
@@ -148,3 +148,31 @@ AT_LEAST_ONE = "must be an int in the range [1, inf)."
 def test_invalid_arguments_are_named(call, error, message):
     with pytest.raises(error, match="^" + re.escape(message)):
         call()
+
+
+def test_frame_windows_follow_small_early_maps_and_glide():
+    rng = np.random.default_rng(0)
+    # A map that grows 30-fold over 12 epochs (as a warm-started chain's often does) and drifts right.
+    maps = [rng.normal(size=(200, 2)) * [1.5, 1.0] * 1.35**e + [e, 0] for e in range(12)]
+    windows, whole = frame_windows([(m.min(axis=0), m.max(axis=0)) for m in maps])
+    aspects = {round(w.width / w.height, 9) for w in windows}
+    assert len(aspects) == 1 and aspects.pop() in ASPECTS and abs(whole.width / whole.height - windows[0].width / windows[0].height) < 1e-9
+    for m, w in zip(maps, windows):
+        assert w.contains(m).all() and whole.contains(m).all()
+    growth = [b.width / a.width for a, b in zip(windows, windows[1:])]
+    assert max(growth) <= 1.35 * 1.01  # no faster than the map itself
+    # One outlying epoch: the frames around it widen gradually, not in one jump, and narrow again.
+    sizes = [1, 1, 1, 1, 8, 1, 1, 1, 1]
+    windows, _ = frame_windows([(-np.array([s, s]), np.array([s, s])) for s in sizes])
+    steps = [b.width / a.width for a, b in zip(windows, windows[1:])]
+    assert all(max(step, 1 / step) <= ZOOM_STEP + 1e-9 for i, step in enumerate(steps) if i != 3)
+    assert windows[0].width < windows[3].width < windows[4].width and windows[-1].width < windows[5].width
+    first = maps[0]
+    share = lambda window: np.prod(np.ptp(first, axis=0)) / (window.width * window.height)  # noqa: E731
+    assert share(windows[0]) > 10 * share(whole)  # the first epoch fills its frame, not a corner of the run's
+
+
+def test_frame_windows_of_one_point_or_a_line_are_proper_frames():
+    windows, whole = frame_windows([(np.array([1.0, 1.0]), np.array([1.0, 1.0])), (np.array([0.0, 0.0]), np.array([4.0, 0.0]))])
+    assert all(w.width > 0 and w.height > 0 for w in windows) and whole.contains(np.array([[1.0, 1.0], [4.0, 0.0]])).all()
+    assert grid_shape(Extent(0, 0, 1, 1), 200) == (200, 200) and grid_shape(Extent(0, 0, 2, 1), 200) == (141, 283)

@@ -104,18 +104,92 @@ def extent_of(embeddings: np.ndarray | Sequence[np.ndarray], pad: float = 0.1) -
     return Extent(centre[0] - half, centre[1] - half, centre[0] + half, centre[1] + half)
 
 
+def grid_shape(extent: Extent, resolution: int) -> tuple[int, int]:
+    """(rows, columns) of a grid of about ``resolution**2`` near-square cells over ``extent``: exactly
+    ``(resolution, resolution)`` for a square extent; a wide one gets more columns and fewer rows."""
+    resolution = check_int(resolution, "resolution", owner="grid_shape", low=2, fix=RESOLUTION_FIX)
+    root = float(np.sqrt(extent.width / extent.height))
+    if abs(root - 1.0) < 1e-9:
+        return resolution, resolution
+    return max(2, round(resolution / root)), max(2, round(resolution * root))
+
+
 def grid_points(extent: Extent, resolution: int) -> np.ndarray:
-    """Centres of the ``resolution x resolution`` cells tiling ``extent``, in image order.
+    """Centres of the cells tiling ``extent`` (:func:`grid_shape`: ``resolution x resolution`` when it is
+    square), in image order.
 
     Row-major, row 0 at the TOP (``y_max``), column 0 at the left (``x_min``): cell (row, column) is
-    at index ``row * resolution + column``, so per-cell results ``.reshape(resolution, resolution)``
-    into an image in display orientation. With an odd resolution the middle cell is exactly the
-    extent's centre.
+    at index ``row * columns + column``, so per-cell results ``.reshape(grid_shape(extent, resolution))``
+    into an image in display orientation. With an odd resolution the middle cell of a square extent
+    is exactly its centre.
 
-    Returns float32, shape (resolution * resolution, 2).
+    Returns float32, shape (rows * columns, 2).
     """
     resolution = check_int(resolution, "resolution", owner="grid_points", low=2, fix=RESOLUTION_FIX)
-    centres = np.arange(resolution) + 0.5
-    xs, ys = extent.from_pixels(centres, centres, resolution, resolution)
+    rows, columns = grid_shape(extent, resolution)
+    xs, _ = extent.from_pixels(np.arange(columns) + 0.5, 0.0, columns, rows)
+    _, ys = extent.from_pixels(0.0, np.arange(rows) + 0.5, columns, rows)
     grid_x, grid_y = np.meshgrid(xs, ys)
     return np.stack([grid_x.ravel(), grid_y.ravel()], axis=1).astype(np.float32)
+
+
+ASPECTS = np.round(np.arange(0.8, 1.81, 0.1), 1)  # frame width / height: the steps a run's frame may take
+ZOOM_STEP = 1.15  # a frame that follows the dots grows or shrinks by at most this much from one epoch to the next
+CENTRE_EPOCHS = 2  # ... and its centre follows the dots' centre averaged over this many epochs each side
+
+
+def frame_windows(bounds: Sequence[tuple[np.ndarray, np.ndarray]], pad: float = 0.06,
+                  step: float = ZOOM_STEP) -> tuple[list[Extent], Extent]:
+    """Windows that follow an animation's dots: one per epoch, all of one aspect, changing smoothly.
+
+    ``bounds`` are each epoch's (lowest (2,), highest (2,)) point, in the animation's order. Every
+    window holds its epoch's points with a ``pad`` margin (a share of the bounding box's larger side)
+    and has one aspect for the whole run (the epochs' median, in :data:`ASPECTS` steps, so that an
+    epoch landing seldom changes it); early epochs, whose maps are often small, are not lost in the
+    last epochs' frame. A window grows or shrinks by at most ``step`` per epoch (unless its own
+    points need more room) and its centre moves with the dots' centre averaged over a few epochs:
+    the frame glides rather than jumps.
+
+    Returns the per-epoch windows and the whole run's window (holding every one of them, same aspect).
+    """
+    pad = check_real(pad, "pad", owner="frame_windows", low=0.0, fix="Use 0.06 for a 6 % margin.")
+    if not bounds:
+        raise argument_error("bounds", "frame_windows", "hold at least one epoch", "none")
+    low = np.array([np.asarray(lo, np.float64).reshape(2) for lo, _ in bounds])
+    high = np.array([np.asarray(hi, np.float64).reshape(2) for _, hi in bounds])
+    if not (np.isfinite(low).all() and np.isfinite(high).all()):
+        raise argument_error("bounds", "frame_windows", "be finite", "NaN or inf")
+    scale = max(1.0, float(np.abs(np.concatenate([low, high])).max()))
+    span = np.maximum(high - low, 1e-6 * scale)
+    span = np.maximum(span, span.max(axis=1, keepdims=True) * 0.05)  # a flat epoch still gets a frame
+    margin = span.max(axis=1, keepdims=True) * pad
+    low, high, span = low - margin, high + margin, span + 2 * margin
+    aspect = float(ASPECTS[np.abs(ASPECTS - np.median(span[:, 0] / span[:, 1])).argmin()])
+    needed = np.maximum(span[:, 1], span[:, 0] / aspect) / 2  # half-heights holding each epoch's points
+    order = np.arange(len(bounds))
+    half = (needed[None, :] * step ** -np.abs(order[:, None] - order[None, :]).astype(float)).max(axis=1)
+    centre = (low + high) / 2
+    near = np.abs(order[:, None] - order[None, :]) <= CENTRE_EPOCHS
+    smooth = near.astype(float) @ centre / near.sum(axis=1, keepdims=True)
+    extent = np.column_stack([half * aspect, half])
+    smooth = np.clip(smooth, high - extent, low + extent)  # the window still holds its epoch's points
+    windows = [Extent(cx - ex, cy - ey, cx + ex, cy + ey) for (cx, cy), (ex, ey) in zip(smooth, extent)]
+    lo, hi = (smooth - extent).min(axis=0), (smooth + extent).max(axis=0)
+    whole_half = max((hi[1] - lo[1]) / 2, (hi[0] - lo[0]) / (2 * aspect))
+    mid = (lo + hi) / 2
+    whole = Extent(mid[0] - whole_half * aspect, mid[1] - whole_half, mid[0] + whole_half * aspect, mid[1] + whole_half)
+    return windows, whole
+
+
+def epoch_windows(embeddings: dict[int, Sequence[np.ndarray]]) -> tuple[dict[int, Extent], Extent | None]:
+    """:func:`frame_windows` of an animation given as epoch -> that epoch's point sets (e.g. its train and
+    test positions), in epoch order; ``({}, None)`` when no epoch holds a point."""
+    bounds = {}
+    for epoch in sorted(embeddings):
+        arrays = [np.asarray(a, np.float64).reshape(-1, 2) for a in embeddings[epoch] if len(a)]
+        if arrays:
+            bounds[epoch] = (np.min([a.min(axis=0) for a in arrays], axis=0), np.max([a.max(axis=0) for a in arrays], axis=0))
+    if not bounds:
+        return {}, None
+    windows, whole = frame_windows(list(bounds.values()))
+    return dict(zip(bounds, windows)), whole

@@ -68,7 +68,8 @@ def frame_job(registry: JobRegistry, visualization: Visualization, style: FrameS
     stopped: no page shows those frames any more. Other styles keep theirs (another session may show them)."""
     epochs = sorted(visualization.results_)
     run = ("frames", str(visualization.dynamics.location), visualization.method, visualization.config.key())
-    key = (*run, tuple(epochs), tuple(visualization.extent_.as_list()), style)
+    windows = tuple(tuple(visualization.window(e, style.follow).as_list()) for e in epochs)
+    key = (*run, tuple(epochs), windows, style)
     registry.stop_where(lambda other: other[:4] == run and other[-1] == style and other != key)
 
     def make() -> FrameJob:

@@ -6,7 +6,8 @@
 // nearest dot among the "interactive" samples Python sent (all of them for small runs, a sample
 // plus the selection for large ones) and shows its details.
 //
-// Python -> JS (data): epochs, frames (URLs), frames_id, scene, size, epoch, points {...}, points_id,
+// Python -> JS (data): epochs, frames (URLs), frames_id, scene, width, height, windows (per epoch: the
+//   frame's [left, top, right, bottom] in the units of points.xy), epoch, points {...}, points_id,
 //   selected (positions in points), selection_id, classes, palette. frames / points are null when
 //   the player said it holds those ids already (every rerun sends the data again: this keeps it small).
 // JS -> Python (state): "epoch" when playback pauses or the slider is released; "selection" as a
@@ -83,10 +84,9 @@ class Player {
   update(data, setStateValue) {
     this.send = setStateValue;
     this.data = data;
-    const size = data.size;
-    if (this.canvas.width !== size) {
-      this.canvas.width = size;
-      this.canvas.height = size;
+    if (this.canvas.width !== data.width || this.canvas.height !== data.height) {
+      this.canvas.width = data.width;
+      this.canvas.height = data.height;
     }
     if (data.scene !== this.scene) { // another run or method: its pictures are not this one's
       this.scene = data.scene;
@@ -181,17 +181,21 @@ class Player {
   }
 
   // -- drawing ------------------------------------------------------------------------------------
+  // Where `point` was at epoch `epochIndex`, in the pixels of the frame shown now (each epoch's frame has
+  // its own window: a trail's past positions are drawn in the present frame's).
   position(point, epochIndex) {
     const offset = (epochIndex * this.points.n + point) * 2;
     const x = this.points.xy[offset];
-    return x === NO_POSITION ? null : [x, this.points.xy[offset + 1]];
+    if (x === NO_POSITION) return null;
+    const [left, top, right, bottom] = this.data.windows[this.at];
+    return [(x - left) * (this.data.width / (right - left)), (this.points.xy[offset + 1] - top) * (this.data.height / (bottom - top))];
   }
 
   draw() {
     const data = this.data;
     if (!data) return;
     const image = this.images[this.at];
-    const size = data.size;
+    const { width, height } = data;
     const loaded = Boolean(image && image.complete && image.naturalWidth);
     // While an epoch's frame is re-rendered (training widened the window), its previous frame stays up;
     // while a new epoch's frame is on its way, the picture shown last stays up (never a blank flash).
@@ -200,9 +204,9 @@ class Player {
     const { zoom, x, y } = this.view;
     this.ctx.setTransform(1, 0, 0, 1, 0, 0);
     this.ctx.fillStyle = "#f6f6f6";
-    this.ctx.fillRect(0, 0, size, size);
+    this.ctx.fillRect(0, 0, width, height);
     this.ctx.setTransform(zoom, 0, 0, zoom, -x * zoom, -y * zoom);
-    if (loaded || stale) this.ctx.drawImage(loaded ? image : stale, 0, 0, size, size);
+    if (loaded || stale) this.ctx.drawImage(loaded ? image : stale, 0, 0, width, height);
     if (loaded) this.shown = image;
     this.drawTrails();
     if (this.box) this.drawBox();
@@ -315,8 +319,8 @@ class Player {
   // -- gestures -----------------------------------------------------------------------------------
   canvasCoordinates(event) {
     const rect = this.canvas.getBoundingClientRect();
-    const scale = this.canvas.width / rect.width;
-    return [(event.clientX - rect.left) * scale, (event.clientY - rect.top) * scale];
+    return [(event.clientX - rect.left) * (this.canvas.width / rect.width),
+      (event.clientY - rect.top) * (this.canvas.height / rect.height)];
   }
 
   // Where the pointer is on the frame (its pixels), through the zoom and pan.
@@ -327,10 +331,11 @@ class Player {
 
   // The view zoomed to `zoom` (1 to MAX_ZOOM) with the frame point under canvas point (cx, cy) kept there.
   setView(zoom, cx, cy, fx, fy) {
-    const size = this.canvas.width;
+    const { width, height } = this.canvas;
     zoom = Math.min(MAX_ZOOM, Math.max(1, zoom));
-    const span = size - size / zoom;
-    this.view = { zoom, x: Math.min(span, Math.max(0, fx - cx / zoom)), y: Math.min(span, Math.max(0, fy - cy / zoom)) };
+    const spanX = width - width / zoom;
+    const spanY = height - height / zoom;
+    this.view = { zoom, x: Math.min(spanX, Math.max(0, fx - cx / zoom)), y: Math.min(spanY, Math.max(0, fy - cy / zoom)) };
     this.draw();
   }
 

@@ -22,7 +22,7 @@ import numpy as np
 import streamlit as st
 
 from ttv_core.evaluate.predictions import PredictionHistory
-from ttv_core.canvas import Extent
+from ttv_core.canvas import Extent, grid_shape
 from ttv_core.draw.territory import palette_css
 
 HERE = Path(__file__).parent
@@ -31,6 +31,7 @@ MAX_THUMBNAILS = 3000  # thumbnails ride along with the interactive samples up t
 DEFAULT_SPEED = 4  # epochs per second
 MAX_TRAILS = 50  # selected samples whose trails are drawn: more is a hairball (issue 12: 164 identical black lines)
 NO_POSITION = 65535  # a sample outside the frame: not hoverable
+QUANTA = 65535  # steps per side of the whole window in which positions travel (uint16)
 NO_PREDICTION = 255  # an epoch whose predictions the page has not read yet (its frame is still rendering)
 
 _component = st.components.v2.component(
@@ -52,12 +53,20 @@ def interactive_samples(counts: dict[str, int], selected: dict[str, list[int]], 
 
 
 def pixel_positions(embedding: np.ndarray, extent: Extent, size: int) -> np.ndarray:
-    """Frame pixel (x, y) of each 2-D position, uint16 (n, 2); ``NO_POSITION`` outside the frame."""
+    """Pixel (x, y) of each 2-D position in a ``size`` x ``size`` image of ``extent``, uint16 (n, 2);
+    ``NO_POSITION`` outside it. The player gets positions this way in the animation's whole window at
+    ``QUANTA`` steps per side, and each frame's window in the same units (:func:`window_box`)."""
     x, y = extent.to_pixels(embedding, size, size)
     inside = (x >= 0) & (x < size) & (y >= 0) & (y < size)
     pixels = np.stack([x, y], axis=1).clip(0, size - 1).astype(np.uint16)
     pixels[~inside] = NO_POSITION
     return pixels
+
+
+def window_box(window: Extent, whole: Extent) -> list[float]:
+    """``window`` as [left, top, right, bottom] in the units of :func:`pixel_positions` over ``whole``."""
+    x, y = whole.to_pixels(np.array([[window.x_min, window.y_max], [window.x_max, window.y_min]]), QUANTA, QUANTA)
+    return [round(float(v), 3) for v in (x[0], y[0], x[1], y[1])]
 
 
 def _packed(array: np.ndarray) -> str:
@@ -87,14 +96,15 @@ def media_urls(pictures: list[bytes], key: str) -> list[str]:
 
 
 def player_data(*, epochs: list[int], frames: list[str], embeddings: dict[int, dict[str, np.ndarray]],
-                predictions: dict[str, PredictionHistory], samples: list[tuple[str, int]], extent: Extent,
-                size: int, epoch: int, classes: list[str], selected: dict[str, list[int]],
+                predictions: dict[str, PredictionHistory], samples: list[tuple[str, int]],
+                windows: dict[int, Extent], size: int, epoch: int, classes: list[str], selected: dict[str, list[int]],
                 thumbnails: dict[tuple[str, int], str] | None = None, autoplay: bool = False,
                 scene: str = "") -> dict[str, Any]:
     """Everything the player draws, JSON-ready.
 
     ``frames`` are the frames' URLs (:func:`media_urls`), one per epoch ("" for a frame still rendering),
-    and ``predictions`` (by split: the whole split's history, or its interactive samples' only, see
+    ``windows`` each epoch's frame window (one aspect; frames of about ``size`` x ``size`` pixels, see
+    :func:`~ttv_core.canvas.grid_shape`), and ``predictions`` (by split: the whole split's history, or its interactive samples' only, see
     :meth:`PredictionHistory.take`) may lack those epochs (their points say ``NO_PREDICTION``);
     ``thumbnails`` are the URLs of the samples' thumbnails where there are some; ``embeddings[e][split]``
     epoch ``e``'s 2-D positions; ``samples`` the interactive (split, index) pairs (see
@@ -104,9 +114,13 @@ def player_data(*, epochs: list[int], frames: list[str], embeddings: dict[int, d
     picture of the same scene, never one of another.
     """
     splits = sorted({split for split, _ in samples}, key=["train", "test"].index)
+    height, width = grid_shape(windows[epochs[0]], size)
     by_split = {split: np.array([i for s, i in samples if s == split], dtype=np.int64) for split in splits}
+    boxes = [windows[e] for e in epochs]
+    whole = Extent(min(w.x_min for w in boxes), min(w.y_min for w in boxes), max(w.x_max for w in boxes),
+                   max(w.y_max for w in boxes))
     positions = np.stack([
-        np.concatenate([pixel_positions(embeddings[e][split][by_split[split]], extent, size) for split in splits])
+        np.concatenate([pixel_positions(embeddings[e][split][by_split[split]], whole, QUANTA) for split in splits])
         if samples else np.empty((0, 2), np.uint16) for e in epochs])
     rows = [{split: predictions[split].row(e) if e in predictions[split].epochs else None for split in splits}
             for e in epochs]
@@ -146,7 +160,8 @@ def player_data(*, epochs: list[int], frames: list[str], embeddings: dict[int, d
         "points_id": hashlib.sha256(json.dumps(points, sort_keys=True).encode()).hexdigest()[:16],
         "selected": sorted(chosen),
         "selection_id": hashlib.sha256(repr(sorted(chosen)).encode()).hexdigest()[:16],
-        "size": int(size),
+        "height": height, "width": width,
+        "windows": [window_box(w, whole) for w in boxes],
         "epoch": int(epoch),
         "speed": DEFAULT_SPEED,
         "autoplay": bool(autoplay),

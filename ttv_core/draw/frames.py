@@ -6,8 +6,9 @@ swapping prepared images plays at any speed and costs the same whatever the numb
 the dots' colours and the overlay depend on the viewer's choices (:class:`FrameStyle`), so each
 frame is rendered once per style and kept in the result cache (:func:`ttv_core.run.frames.epoch_frame`).
 
-Every frame of an animation uses the same :class:`~ttv_core.canvas.Extent` and size, so the
-picture stays still while the dots travel.
+Every frame of an animation has the same shape and size. Its window (an :class:`~ttv_core.canvas.Extent`)
+either follows the epoch's dots, gliding from epoch to epoch (:func:`~ttv_core.canvas.frame_windows`),
+or is the whole run's, so that the picture stays still while the dots travel (``FrameStyle.follow``).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import numpy as np
 from .._checks import check_int, parameter_error
 from ..data.dynamics import SPLITS
 from .points import draw_points, point_colours
-from ..canvas import Extent
+from ..canvas import Extent, grid_shape
 
 if TYPE_CHECKING:
     from ..fit.active import TrustMap
@@ -44,8 +45,12 @@ class FrameStyle:
         Which samples are drawn (test samples carry a white halo).
     trust_map : bool
         Hatch the probe cells whose class does not survive the round trip (``al`` maps only).
+    follow : bool
+        Each frame's window follows its epoch's dots (early epochs, often small, fill the frame);
+        False: every frame shows the whole run's window.
     size : int
-        Frame width and height in pixels.
+        Frame width and height in pixels for a square window; about as many pixels in all for
+        another shape (:func:`~ttv_core.canvas.grid_shape`).
     radius : int
         Dot radius in pixels.
     """
@@ -53,6 +58,7 @@ class FrameStyle:
     colour_by: str = "label"
     splits: tuple[str, ...] = SPLITS
     trust_map: bool = False
+    follow: bool = True
     size: int = 560
     radius: int = 2
 
@@ -66,14 +72,15 @@ class FrameStyle:
         check_int(self.radius, "radius", owner=owner, low=0, fix="Use 2 for a 560-pixel frame.")
 
 
-def background(territory_image: np.ndarray | None, size: int) -> np.ndarray:
-    """The territory resampled to ``size`` x ``size`` (bilinear, so class borders stay smooth), or a
-    plain light background when the map has no territory."""
+def background(territory_image: np.ndarray | None, shape: int | tuple[int, int]) -> np.ndarray:
+    """The territory resampled to ``shape`` (rows, columns; an int for a square; bilinear, so class
+    borders stay smooth), or a plain light background when the map has no territory."""
+    rows, columns = (shape, shape) if np.ndim(shape) == 0 else shape
     if territory_image is None:
-        return np.full((size, size, 3), EMPTY_BACKGROUND, dtype=np.uint8)
+        return np.full((rows, columns, 3), EMPTY_BACKGROUND, dtype=np.uint8)
     from PIL import Image
 
-    return np.asarray(Image.fromarray(np.asarray(territory_image)).resize((size, size), Image.Resampling.BILINEAR))
+    return np.asarray(Image.fromarray(np.asarray(territory_image)).resize((columns, rows), Image.Resampling.BILINEAR))
 
 
 def _cells_under(extent: Extent, rows: int, columns: int, window: Extent, cells: int) -> tuple[np.ndarray, np.ndarray]:
@@ -114,14 +121,14 @@ def hatch_untrustworthy(image: np.ndarray, extent: Extent, trust_map: TrustMap) 
 
 def render_frame(territory_image: np.ndarray | None, extent: Extent, layers: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]],
                  *, n_classes: int, style: FrameStyle = FrameStyle(), trust_map: TrustMap | None = None) -> np.ndarray:
-    """One frame as a uint8 image, shape (size, size, 3).
+    """One frame as a uint8 image, shape ``grid_shape(extent, style.size)`` + (3,).
 
     Parameters
     ----------
     territory_image : ndarray of uint8, shape (rows, columns, 3), or None
         The epoch's territory over ``extent``; None draws the dots on a plain background.
     extent : Extent
-        The animation's window (the same for every frame).
+        The frame's window (see :func:`~ttv_core.canvas.frame_windows`).
     layers : dict
         Split -> (positions (n, 2), labels (n,), predictions (n,)); drawn in ``style.splits`` order.
     n_classes : int
@@ -129,7 +136,7 @@ def render_frame(territory_image: np.ndarray | None, extent: Extent, layers: dic
     trust_map : TrustMap, optional
         Hatched over the territory when ``style.trust_map`` is set.
     """
-    image = background(territory_image, style.size)
+    image = background(territory_image, grid_shape(extent, style.size))
     if style.trust_map and trust_map is not None:
         image = hatch_untrustworthy(image, extent, trust_map)
     for split in style.splits:

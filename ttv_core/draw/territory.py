@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..canvas import RESOLUTION_FIX, Extent, grid_points
+from ..canvas import RESOLUTION_FIX, Extent, grid_points, grid_shape
 from .._checks import argument_error, check_classes, check_int, check_points, check_real
 
 # matplotlib's "tab10" (Tableau 10): the colours people already read as "class 0, class 1, ...".
@@ -106,8 +106,8 @@ def classify_grid(logits: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return logits.argmax(axis=1).astype(np.int64), confidence.astype(np.float32)
 
 
-def territory_image(classes: np.ndarray, confidence: np.ndarray, resolution: int, n_classes: int, *,
-                    boundary_threshold: float = 0.15) -> np.ndarray:
+def territory_image(classes: np.ndarray, confidence: np.ndarray, resolution: int | tuple[int, int], n_classes: int,
+                    *, boundary_threshold: float = 0.15) -> np.ndarray:
     """Paint cells: class colour blended with white by confidence, boundary cells white.
 
     A cell is ``white + w * (palette[c] - white)`` with ``w = 0.35 + 0.65 * s``: exactly the class
@@ -117,26 +117,29 @@ def territory_image(classes: np.ndarray, confidence: np.ndarray, resolution: int
 
     Parameters
     ----------
-    classes : ndarray of int, shape (resolution**2,) or (resolution, resolution), in image order
+    classes : ndarray of int, shape (rows * columns,) or (rows, columns), in image order
     confidence : ndarray of float in [0, 1], same size (see :func:`classify_grid`)
-    resolution : int
+    resolution : int, or (rows, columns)
+        Cells per side of a square grid, or the grid's shape (:func:`~ttv_core.canvas.grid_shape`).
     n_classes : int
         The classifier's class count (colours index the palette by class, whatever classes are present).
     boundary_threshold : float in [0, 1], default 0.15
         Margin below which a cell is boundary; 0 draws none.
 
-    Returns uint8, shape (resolution, resolution, 3).
+    Returns uint8, shape (rows, columns, 3).
     """
     owner = "territory_image"
-    resolution = check_int(resolution, "resolution", owner=owner, low=2, fix=RESOLUTION_FIX)
+    rows, columns = (resolution, resolution) if np.ndim(resolution) == 0 else resolution
+    rows = check_int(rows, "resolution", owner=owner, low=2, fix=RESOLUTION_FIX)
+    columns = check_int(columns, "resolution", owner=owner, low=2, fix=RESOLUTION_FIX)
     n_classes = check_int(n_classes, "n_classes", owner=owner, low=1, fix=_N_CLASSES_FIX)
     threshold = check_real(boundary_threshold, "boundary_threshold", owner=owner, low=0.0, high=1.0,
                            fix="0.15 is the usual value.")
     classes = np.asarray(classes).reshape(-1)
     confidence = np.asarray(confidence, dtype=np.float64).reshape(-1)
     for name, array in (("classes", classes), ("confidence", confidence)):
-        if array.size != resolution**2:
-            raise argument_error(name, owner, f"hold resolution**2 = {resolution**2} cells", f"{array.size}")
+        if array.size != rows * columns:
+            raise argument_error(name, owner, f"hold {rows} x {columns} = {rows * columns} cells", f"{array.size}")
     classes = check_classes(classes, "classes", owner=owner, n_classes=n_classes)
     if not ((confidence >= 0) & (confidence <= 1)).all():
         got = f"values in [{confidence.min()}, {confidence.max()}]"
@@ -144,15 +147,16 @@ def territory_image(classes: np.ndarray, confidence: np.ndarray, resolution: int
     weight = (_PALEST + (1 - _PALEST) * confidence)[:, None]
     colours = _WHITE + weight * (palette(n_classes)[classes] - _WHITE)
     colours[confidence < threshold] = _WHITE
-    return np.rint(colours).astype(np.uint8).reshape(resolution, resolution, 3)
+    return np.rint(colours).astype(np.uint8).reshape(rows, columns, 3)
 
 
 @dataclass(frozen=True, eq=False)
 class Territory:
     """A rendered territory and what it was painted from; the arrays are made read-only.
 
-    ``image`` uint8 (R, R, 3), ``classes`` int64 (R, R), ``confidence`` float32 (R, R), all in image
-    order (row 0 at ``extent.y_max``), and the ``extent`` they cover.
+    ``image`` uint8 (rows, columns, 3), ``classes`` int64 (rows, columns), ``confidence`` float32
+    (rows, columns), all in image order (row 0 at ``extent.y_max``; square for a square extent, see
+    :func:`~ttv_core.canvas.grid_shape`), and the ``extent`` they cover.
     """
 
     image: np.ndarray
@@ -184,7 +188,7 @@ def render_territory(decode: Callable[[np.ndarray], np.ndarray], head: Callable[
         The epoch's head g_e, e.g. a :class:`~ttv_core.data.head.Head`.
     extent : Extent
     resolution : int, default 200
-        Cells per side.
+        Cells per side of a square extent (about as many cells in all for another shape).
     boundary_threshold : float, default 0.15
         See :func:`territory_image`.
     batch_size : int, default 8192
@@ -212,6 +216,6 @@ def render_territory(decode: Callable[[np.ndarray], np.ndarray], head: Callable[
                                  f"shape {logits.shape}")
         n_classes = logits.shape[1]
         classes[start : start + len(cells)], confidence[start : start + len(cells)] = classify_grid(logits)
-    image = territory_image(classes, confidence, resolution, n_classes, boundary_threshold=boundary_threshold)
-    shape = (resolution, resolution)
+    shape = grid_shape(extent, resolution)
+    image = territory_image(classes, confidence, shape, n_classes, boundary_threshold=boundary_threshold)
     return Territory(image, classes.reshape(shape), confidence.reshape(shape), extent)

@@ -15,8 +15,9 @@ if TYPE_CHECKING:
 
 
 def frame_key(visualization: Visualization, epoch: int, style: FrameStyle = FrameStyle()) -> str:
-    """The cache key of ``epoch``'s frame: its map, the animation's window and the style."""
-    return result_key("frame", model=visualization._held(epoch).key, extent=visualization.extent_.as_list(),
+    """The cache key of ``epoch``'s frame: its map, its window and the style."""
+    return result_key("frame", model=visualization._held(epoch).key,
+                      extent=visualization.window(epoch, style.follow).as_list(),
                       style=asdict(style), config=visualization.config.key_for("territory"))
 
 
@@ -37,11 +38,12 @@ def epoch_frame(visualization: Visualization, epoch: int, predictions: dict[str,
 
     def render() -> bytes:
         dynamics = visualization.dynamics
-        territory = visualization.territory(epoch)
+        window = visualization.window(epoch, style.follow)
+        territory = visualization.territory(epoch, extent=window)
         layers = {split: (held.embeddings[split], dynamics.labels(split),
                           predictions[split].predicted[predictions[split].row(epoch)]) for split in style.splits}
         trust_map = visualization.trust_map(epoch) if style.trust_map else None
-        image = render_frame(None if territory is None else territory.image, visualization.extent_, layers,
+        image = render_frame(None if territory is None else territory.image, window, layers,
                              n_classes=dynamics.n_classes, style=style, trust_map=trust_map)
         return png_bytes(image)
 

@@ -35,7 +35,7 @@ from .store import ResultStore, result_key
 from ..fit.model import Visualizer
 from ..devices import resolve_device
 from ..fit.train import cpu_threads
-from ..canvas import Extent, extent_of
+from ..canvas import Extent, epoch_windows, extent_of
 from ..draw.territory import Territory, render_territory
 from .chain import chain_basis, chain_of, is_keyframe_index
 
@@ -133,8 +133,8 @@ class Visualization:
         """Compute (or read) the maps of ``epochs`` (default: all); returns self.
 
         Sets ``epochs_`` (what was asked), ``results_`` (epoch -> EpochResult, for every epoch
-        computed on the way), ``missing_`` (asked epochs not in ``results_``), ``extent_`` (one frame
-        for all asked epochs that have a map), ``cancelled_`` and ``keys_`` (the cache keys of every
+        computed on the way), ``missing_`` (asked epochs not in ``results_``), ``extent_`` (one square
+        holding all asked epochs' maps), ``windows_`` / ``whole_`` (frames, see :meth:`window`), ``cancelled_`` and ``keys_`` (the cache keys of every
         result read or computed, the chained proxy maps of "al" included) and ``chained_keys_`` (epoch
         -> the key of its chained map: the proxy map under "al", the map itself otherwise).
 
@@ -165,6 +165,8 @@ class Visualization:
         self.missing_ = [e for e in asked if e not in self.results_]
         done = [self.results_[e].embeddings["train"] for e in asked if e in self.results_]
         self.extent_ = extent_of(done) if done else None
+        self.windows_, self.whole_ = epoch_windows({e: self.results_[e].embeddings.values() for e in asked
+                                                    if e in self.results_})
         return self
 
     def _fit_chain(self, chain, given, stop, on_epoch_start, on_epoch_end, compute) -> None:
@@ -341,6 +343,11 @@ class Visualization:
     def visualizer(self, epoch: int) -> Visualizer | None:
         """The fitted visualizer of ``epoch`` (None for the umap baseline)."""
         return self._result(epoch).visualizer()
+
+    def window(self, epoch: int, follow: bool = True) -> Extent:
+        """The animation frame's window at ``epoch``: following its dots, or the whole run's (one aspect
+        for both, see :func:`~ttv_core.canvas.frame_windows`)."""
+        return self.windows_[epoch] if follow else self.whole_
 
     def territory(self, epoch: int, *, extent: Extent | None = None) -> Territory | None:
         """The territory image of ``epoch`` in the animation's frame (None for the umap baseline)."""

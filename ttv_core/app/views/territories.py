@@ -75,8 +75,10 @@ present = [split for split in session.SPLITS if dynamics.n_test or split == "tra
 session.seed_from_link("territory_colour", "colour", lambda text: text if text in COLOUR_NAMES else None)
 session.seed_from_link("territory_splits", "show",
                        lambda text: [s for s in present if s in text.split(",")] or None)
-for key, value in (("territory_colour", "label"), ("territory_splits", present)):  # the state holds the
-    if key not in st.session_state:  # defaults, so that a widget never has a default and a state value at once
+session.seed_from_link("territory_follow", "frame", lambda text: {"follow": True, "whole": False}.get(text))
+# The state holds the defaults, so that a widget never has a default and a state value at once.
+for key, value in (("territory_colour", "label"), ("territory_splits", present), ("territory_follow", True)):
+    if key not in st.session_state:
         st.session_state[key] = value
 colour_by = colour.segmented_control("Colour dots by", list(COLOUR_NAMES), format_func=COLOUR_NAMES.get,
                                      key="territory_colour", persist_state="session") or "label"
@@ -87,9 +89,14 @@ trust_map = overlay.toggle("Trust map", key="territory_trust", persist_state="se
                            help="Grey and hatch the places where the map's territory cannot be trusted: a point "
                            "decoded there and mapped back lands in another class. Active learning (method al) "
                            "computes it.")
+follow = overlay.toggle("Follow the dots", key="territory_follow", persist_state="session",
+                        help="Each epoch's frame fits that epoch's map, gliding from one epoch to the next, so "
+                        "small early maps fill the view. Off: one frame for the whole run, to see the map grow.")
 session.mirror("colour", colour_by, "label")  # a link carries the view
+session.mirror("frame", "follow" if follow else "whole", "follow")
 session.mirror("show", ",".join(s for s in present if s in splits), ",".join(present))
-style = FrameStyle(colour_by=colour_by, splits=tuple(s for s in present if s in splits), trust_map=trust_map)
+style = FrameStyle(colour_by=colour_by, splits=tuple(s for s in present if s in splits), trust_map=trust_map,
+                   follow=follow)
 
 shown = session.epoch(epochs)
 if frame_key(maps, shown, style) not in maps.store:  # rendered here first: the first picture waits for it alone
@@ -122,7 +129,7 @@ data = player_data(
     embeddings={e: maps.results_[e].embeddings for e in epochs},
     predictions=interactive_predictions(str(dynamics.location), tuple(map(dynamics.fingerprint, rendered)),
                                         tuple(rendered), tuple(samples), dynamics),
-    samples=samples, extent=maps.extent_, size=style.size, epoch=shown, classes=list(dynamics.classes), selected=selected,
+    samples=samples, windows={e: maps.window(e, style.follow) for e in epochs}, size=style.size, epoch=shown, classes=list(dynamics.classes), selected=selected,
     thumbnails=dict(zip(pictures, media_urls(list(pictures.values()), "ttv_player.thumbnail"))),
     autoplay=autoplay, scene=f"{dynamics.location}|{method}",
 )
