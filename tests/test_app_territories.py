@@ -1,7 +1,10 @@
 """The Territories page in AppTest: the player gets the cached maps as frames, and the page's controls
 and the shared epoch / selection reach it."""
 
+import base64
 import json
+
+import numpy as np
 
 from helpers import VIEW_CONFIG, make_small_run, open_app, page_script, wait_for
 from ttv_core.app.session import registry
@@ -201,3 +204,43 @@ def test_the_frame_follows_the_dots_unless_asked_for_the_whole_run(mapped_run):
     again = open_app(PAGE, view_config=VIEW_CONFIG, run=str(mapped_run), frame="whole")
     assert again.toggle(key="territory_follow").value is False
     assert not open_app(PAGE, view_config=VIEW_CONFIG, run=str(mapped_run), frame="zoom").exception
+
+
+def test_compare_two_epochs_or_two_methods_side_by_side(mapped_run):
+    at = open_app(PAGE, view_config=VIEW_CONFIG, run=str(mapped_run), method="proxy")
+    assert player(at)["compare"] is None
+    at.button_group(key="territory_compare").set_value("epoch").run()
+    assert not at.exception
+    data = player(at)
+    # Two epochs: the second pane shows this method's frames at the last epoch while the slider moves the first.
+    assert data["compare"] == {"title": "Epoch 4", "fixed_epoch": 4, "same": True} and data["title"]
+    assert at.query_params["compare"] == "epoch:4"
+    at.select_slider(key="territory_compare_epoch").set_value(2).run()
+    assert player(at)["compare"]["fixed_epoch"] == 2 and at.query_params["compare"] == "epoch:2"
+    # Two methods: the other method's own frames, windows and positions of the same samples; one slider.
+    at.button_group(key="territory_compare").set_value("method").run()
+    at.selectbox(key="territory_compare_method").set_value("umap").run()
+    assert not at.exception and at.query_params["compare"] == "method:umap"
+    data = player(frames_rendered(at))
+    beside = data["compare"]  # (al would do too, but at this tiny setting its maps are the proxy's, frame for frame)
+    assert beside["title"] == "UMAP baseline" and beside["fixed_epoch"] is None and not beside["same"]
+    assert len(beside["frames"]) == 4 and all("/media/" in url for url in beside["frames"])
+    assert set(beside["frames"]).isdisjoint(data["frames"]) and len(beside["windows"]) == 4
+    xy = np.frombuffer(base64.b64decode(beside["xy"]), np.uint16).reshape(4, data["points"]["n"], 2)
+    assert xy.shape[1] == 400 and (xy != 65535).all()
+    # A link reopens the comparison; nonsense is dropped.
+    again = open_app(PAGE, view_config=VIEW_CONFIG, run=str(mapped_run), method="proxy", compare="method:al")
+    assert again.button_group(key="territory_compare").value == "method"
+    assert player(again)["compare"]["title"] == "TrustVis + active learning"
+    nonsense = open_app(PAGE, view_config=VIEW_CONFIG, run=str(mapped_run), compare="epoch:99")
+    assert not nonsense.exception and "compare" not in nonsense.query_params and player(nonsense)["compare"] is None
+
+
+def test_comparing_with_a_method_without_maps_says_so(tmp_path):
+    import ttv_core
+
+    run = make_small_run(tmp_path / "fresh")
+    ttv_core.Visualization(ttv_core.load_dynamics(run), "proxy", VIEW_CONFIG).fit()  # proxy's maps only
+    at = open_app(PAGE, view_config=VIEW_CONFIG, run=str(run), method="proxy", compare="method:al")
+    assert not at.exception and player(at)["compare"] is None
+    assert any("**TrustVis + active learning** has no maps yet" in info.value for info in at.info)

@@ -220,6 +220,15 @@ def test_train_the_demo_then_play_its_territories(server, page, tmp_path):
     page.get_by_role("button", name="Reset view").click()
     assert canvas.get_attribute("data-zoom") == "1"
     assert np.mean(np.abs(frame_shot(page, tmp_path / "reset.png").astype(int) - played.astype(int)).max(axis=2) > 30) < 0.01
+    # Compare two epochs: the second pane stays at the last epoch while the slider moves the first.
+    page.get_by_role("radio", name="Another epoch").click()
+    beside = page.locator(f'canvas.ttv-compare[data-painted="{EPOCHS}"]')
+    beside.wait_for(state="attached", timeout=TIMEOUT_MS)
+    canvas.focus()
+    canvas.press("ArrowLeft")
+    shown = browser.frame_state(page)["epoch"]
+    assert shown != EPOCHS and beside.count() == 1, "the compared pane moved with the slider"
+    assert page.locator(f'{browser.FRAME}[data-painted="{shown}"]').count() == 1
     print(f"played to epoch {after['epoch']} ({changed:.0%} of the frame changed); "
           f"whole test {time.perf_counter() - started:.1f} s; frames in {tmp_path}")
 

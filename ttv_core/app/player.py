@@ -95,11 +95,57 @@ def media_urls(pictures: list[bytes], key: str) -> list[str]:
     return [prefix + manager.add(png, "image/png", f"{key}.{n}") for n, png in enumerate(pictures)]
 
 
+def _positions(epochs: list[int], embeddings: dict[int, dict[str, np.ndarray]], windows: dict[int, Extent],
+               samples: list[tuple[str, int]]) -> tuple[np.ndarray, list[list[float]]]:
+    """The ``samples``' positions at every epoch, uint16 (epochs, n, 2) over the union of the windows, and
+    each epoch's window in those units (:func:`window_box`). An epoch without a map (a compared method
+    computed fewer) has no positions and the whole window."""
+    splits = sorted({split for split, _ in samples}, key=["train", "test"].index)
+    by_split = {split: np.array([i for s, i in samples if s == split], dtype=np.int64) for split in splits}
+    known = [windows[e] for e in epochs if e in windows and e in embeddings]
+    if not known:
+        return np.full((len(epochs), len(samples), 2), NO_POSITION, np.uint16), [[0.0, 0.0, QUANTA, QUANTA]] * len(epochs)
+    whole = Extent(min(w.x_min for w in known), min(w.y_min for w in known), max(w.x_max for w in known),
+                   max(w.y_max for w in known))
+
+    def at(e: int) -> np.ndarray:
+        if e not in embeddings or e not in windows:
+            return np.full((len(samples), 2), NO_POSITION, np.uint16)
+        if not samples:
+            return np.empty((0, 2), np.uint16)
+        return np.concatenate([pixel_positions(embeddings[e][split][by_split[split]], whole, QUANTA) for split in splits])
+
+    boxes = [window_box(windows[e], whole) if e in windows else [0.0, 0.0, QUANTA, QUANTA] for e in epochs]
+    return np.stack([at(e) for e in epochs]), boxes
+
+
+def compare_data(*, title: str, epochs: list[int], samples: list[tuple[str, int]], size: int,
+                 fixed_epoch: int | None = None, frames: list[str] | None = None,
+                 embeddings: dict[int, dict[str, np.ndarray]] | None = None, windows: dict[int, Extent] | None = None,
+                 scene: str = "") -> dict[str, Any]:
+    """A second pane for :func:`player_data`'s ``compare``, titled ``title``.
+
+    Without ``frames``, it shows the first pane's frames at ``fixed_epoch`` (two epochs side by side,
+    each with its own epoch). With them (another method's frames, one URL per epoch of ``epochs``, ""
+    where there is none yet), its ``embeddings`` and ``windows`` (epochs it lacks show nothing) for
+    the same interactive ``samples``, it follows the slider: one slider drives both.
+    """
+    if frames is None:
+        return {"title": title, "fixed_epoch": fixed_epoch, "same": True}
+    positions, boxes = _positions(epochs, embeddings or {}, windows or {}, samples)
+    height, width = grid_shape(next(iter(windows.values())), size) if windows else (size, size)
+    xy = _packed(positions)
+    return {"title": title, "fixed_epoch": fixed_epoch, "same": False, "frames": list(frames),
+            "frames_id": hashlib.sha256("\n".join(frames).encode()).hexdigest()[:16], "windows": boxes,
+            "width": width, "height": height, "scene": scene, "xy": xy,
+            "xy_id": hashlib.sha256(xy.encode()).hexdigest()[:16]}
+
+
 def player_data(*, epochs: list[int], frames: list[str], embeddings: dict[int, dict[str, np.ndarray]],
                 predictions: dict[str, PredictionHistory], samples: list[tuple[str, int]],
                 windows: dict[int, Extent], size: int, epoch: int, classes: list[str], selected: dict[str, list[int]],
                 thumbnails: dict[tuple[str, int], str] | None = None, autoplay: bool = False,
-                scene: str = "") -> dict[str, Any]:
+                scene: str = "", title: str = "", compare: dict[str, Any] | None = None) -> dict[str, Any]:
     """Everything the player draws, JSON-ready.
 
     ``frames`` are the frames' URLs (:func:`media_urls`), one per epoch ("" for a frame still rendering),
@@ -111,17 +157,13 @@ def player_data(*, epochs: list[int], frames: list[str], embeddings: dict[int, d
     :func:`interactive_samples`); ``selected`` the selection by split; ``autoplay``: start playing from
     the first epoch as the player gets it (once per player: later data does not restart it); ``scene`` names
     what the frames picture (the run and method): while a frame loads, the player keeps showing an earlier
-    picture of the same scene, never one of another.
+    picture of the same scene, never one of another. ``compare`` (:func:`compare_data`) puts a second
+    pane beside this one, titled ``title``.
     """
     splits = sorted({split for split, _ in samples}, key=["train", "test"].index)
     height, width = grid_shape(windows[epochs[0]], size)
     by_split = {split: np.array([i for s, i in samples if s == split], dtype=np.int64) for split in splits}
-    boxes = [windows[e] for e in epochs]
-    whole = Extent(min(w.x_min for w in boxes), min(w.y_min for w in boxes), max(w.x_max for w in boxes),
-                   max(w.y_max for w in boxes))
-    positions = np.stack([
-        np.concatenate([pixel_positions(embeddings[e][split][by_split[split]], whole, QUANTA) for split in splits])
-        if samples else np.empty((0, 2), np.uint16) for e in epochs])
+    positions, boxes = _positions(epochs, embeddings, windows, samples)
     rows = [{split: predictions[split].row(e) if e in predictions[split].epochs else None for split in splits}
             for e in epochs]
     # A history of the split's interactive samples only (PredictionHistory.take) is read as it is; a
@@ -161,11 +203,13 @@ def player_data(*, epochs: list[int], frames: list[str], embeddings: dict[int, d
         "selected": sorted(chosen),
         "selection_id": hashlib.sha256(repr(sorted(chosen)).encode()).hexdigest()[:16],
         "height": height, "width": width,
-        "windows": [window_box(w, whole) for w in boxes],
+        "windows": boxes,
         "epoch": int(epoch),
         "speed": DEFAULT_SPEED,
         "autoplay": bool(autoplay),
         "scene": str(scene),
+        "title": str(title),
+        "compare": compare,
         "max_trails": MAX_TRAILS,
         "classes": list(classes),
         "palette": palette_css(len(classes)),
@@ -174,13 +218,20 @@ def player_data(*, epochs: list[int], frames: list[str], embeddings: dict[int, d
 
 def without_held(data: dict[str, Any], held: dict[str, Any] | None) -> dict[str, Any]:
     """``data`` less the frames and points the browser already holds (``held``: the player's report,
-    ``{"frames": frames_id, "points": points_id}``). Every rerun sends the component's data again;
-    without this an epoch switch on the demo re-sent 2.3 MB, and a run of 200 epochs would send tens."""
+    ``{"frames": frames_id, "points": points_id, "compare_frames": ..., "compare_xy": ...}``). Every rerun
+    sends the component's data again; without this an epoch switch on the demo re-sent 2.3 MB, and a
+    run of 200 epochs would send tens."""
     held = held or {}
     trimmed = dict(data)
     for part in ("frames", "points"):
         if held.get(part) == data[f"{part}_id"]:
             trimmed[part] = None
+    compare = data.get("compare")
+    if compare and not compare["same"]:
+        trimmed["compare"] = dict(compare)
+        for part in ("frames", "xy"):
+            if held.get(f"compare_{part}") == compare[f"{part}_id"]:
+                trimmed["compare"][part] = None
     return trimmed
 
 

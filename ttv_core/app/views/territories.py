@@ -4,7 +4,7 @@ import html
 
 import streamlit as st
 
-from ttv_core.app import page_path, session
+from ttv_core.app import compare, page_path, session
 from ttv_core.app.framejob import frame_job, frame_with_predictions
 from ttv_core.app.player import MAX_THUMBNAILS, MAX_TRAILS, interactive_samples, media_urls, player_data, show_player
 from ttv_core.draw.frames import FrameStyle
@@ -97,6 +97,7 @@ session.mirror("frame", "follow" if follow else "whole", "follow")
 session.mirror("show", ",".join(s for s in present if s in splits), ",".join(present))
 style = FrameStyle(colour_by=colour_by, splits=tuple(s for s in present if s in splits), trust_map=trust_map,
                    follow=follow)
+compared = compare.controls(epochs, method)
 
 shown = session.epoch(epochs)
 if frame_key(maps, shown, style) not in maps.store:  # rendered here first: the first picture waits for it alone
@@ -124,6 +125,8 @@ samples = interactive_samples({s: dynamics.n_train if s == "train" else dynamics
                               selected)
 pictures = thumbnails(str(dynamics.location), tuple(samples), dynamics) if dynamics.has_thumbnails else {}
 urls = dict(zip(rendered, media_urls([frames[epoch] for epoch in rendered], "ttv_player.frame")))
+title, beside = compare.pane(compared, method=method, epochs=epochs, shown=shown, samples=samples, style=style,
+                             follow_work=follow_work)
 data = player_data(
     epochs=epochs, frames=[urls.get(epoch, "") for epoch in epochs],
     embeddings={e: maps.results_[e].embeddings for e in epochs},
@@ -131,7 +134,7 @@ data = player_data(
                                         tuple(rendered), tuple(samples), dynamics),
     samples=samples, windows={e: maps.window(e, style.follow) for e in epochs}, size=style.size, epoch=shown, classes=list(dynamics.classes), selected=selected,
     thumbnails=dict(zip(pictures, media_urls(list(pictures.values()), "ttv_player.thumbnail"))),
-    autoplay=autoplay, scene=f"{dynamics.location}|{method}",
+    autoplay=autoplay, scene=f"{dynamics.location}|{method}", title=title, compare=beside,
 )
 show_player(data, key="territory_player", on_epoch=session.set_epoch, on_selection=session.set_selection)
 
