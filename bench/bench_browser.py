@@ -25,7 +25,13 @@ reports the first picture (the epoch shown painted) on the first visit and again
 peak memory. ``--fill-maps`` gives the epochs past the last fitted one copies of its map
 (:func:`fill_maps`), to open a 200-epoch run of that size without fitting it.
 
-Usage: ``python bench/bench_browser.py [--cache-dir DIR] [--run PATH] [--seconds 5] [--switches 10]``. Needs
+``--first-visit N`` measures instead what a newcomer meets (issue 12): N times, a fresh server with an
+empty cache (it builds the demo run, then trains the demo's maps unasked);
+the browser opens the root URL, presses nothing, and the seconds until the first frame is painted and
+until the whole demo plays by itself are reported (medians), against 60 s and 3 minutes.
+
+Usage: ``python bench/bench_browser.py [--cache-dir DIR] [--run PATH] [--seconds 5] [--switches 10]
+[--first-visit N]``. Needs
 ``chromium`` (Debian's package) and ``playwright`` (the ``test`` extra: ``pip install -e ".[test]"``). Without
 ``--cache-dir`` a throw-away cache is used (fitting the 20k run takes ~3 min on 2 cores); with one, a
 second invocation reuses the maps. The server and browser plumbing is ``tests/browser.py``, shared
@@ -54,6 +60,7 @@ import browser  # noqa: E402  (tests/browser.py)
 TARGET_FPS = {"demo": 4.0, "gauss-20k": 2.0}  # any other run: the 20k run's
 TARGET_PICTURE = 3.0  # seconds from opening Territories to the first picture (issue 11, at 60,000 samples)
 TARGET_SWITCH_MS = 1500  # an epoch switch, until the app's rerun is back (issue 11)
+TARGET_FIRST_FRAME, TARGET_PLAYABLE = 60.0, 180.0  # a cold first visit to the demo (issue 12)
 
 # Frames drawn (data-frames) over `ms` milliseconds, timed in the page.
 _COUNT_FRAMES = """(canvas, ms) => new Promise((resolve) => {
@@ -228,6 +235,35 @@ def epoch_switches(page, epochs: list[int], switches: int,
     return statistics.median(painted), statistics.median(settled) if settled else None, statistics.median(kilobytes)
 
 
+def first_visits(times: int) -> int:
+    """The newcomer's first visit, ``times`` times on fresh servers: seconds to the first frame and to
+    the whole demo playing, nothing pressed."""
+    import shutil
+
+    firsts, playables = [], []
+    for attempt in range(times):
+        cache = Path(tempfile.mkdtemp(prefix="ttv-bench-first-"))  # empty: the server builds the demo run too
+        with browser.streamlit_server(cache, env={"TTV_TRAIN_DEMO": "1"}) as server, browser.chromium() as page:
+            page.set_default_timeout(300_000)
+            start = time.perf_counter()
+            page.goto(server.url)
+            browser.wait_first_picture(page, timeout=300)
+            firsts.append(time.perf_counter() - start)
+            play = page.locator(browser.PLAY)
+            page.wait_for_function("button => button.textContent === 'Pause'", arg=play.element_handle(),
+                                   timeout=600_000)  # every epoch trained and drawn: it plays by itself
+            playables.append(time.perf_counter() - start)
+            print(f"visit {attempt + 1}: first frame {firsts[-1]:.1f} s, whole demo playing {playables[-1]:.1f} s, "
+                  f"server peak {server.peak_memory_mb() or 0:.0f} MB", flush=True)
+        shutil.rmtree(cache, ignore_errors=True)
+    first, playable = statistics.median(firsts), statistics.median(playables)
+    print(f"{'PASS' if first <= TARGET_FIRST_FRAME else 'FAIL'} first frame within {TARGET_FIRST_FRAME:g} s: "
+          f"median {first:.1f} s ({os.cpu_count()} CPU cores)")
+    print(f"{'PASS' if playable <= TARGET_PLAYABLE else 'FAIL'} whole demo playing within {TARGET_PLAYABLE:g} s: "
+          f"median {playable:.1f} s")
+    return 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cache-dir", type=Path, help="keep the runs and maps here (default: a throw-away folder)")
@@ -237,11 +273,15 @@ def main() -> int:
                         help="bench this run (repeatable) instead of the demo and the 20k run, from a cold cache")
     parser.add_argument("--fill-maps", action="store_true",
                         help="with --run: epochs past the last fitted one get copies of its map (see fill_maps)")
+    parser.add_argument("--first-visit", type=int, default=0, metavar="N",
+                        help="instead: N cold first visits to the demo, nothing pressed (see the module's help)")
     args = parser.parse_args()
     reason = browser.missing_tools()
     if reason:
         print(f"cannot run: {reason}")
         return 2
+    if args.first_visit:
+        return first_visits(args.first_visit)
     cache = args.cache_dir or Path(tempfile.mkdtemp(prefix="ttv-bench-browser-"))
     cache.mkdir(parents=True, exist_ok=True)
     print(f"cache {cache}; {os.cpu_count()} CPU cores", flush=True)
