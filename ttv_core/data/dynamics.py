@@ -41,6 +41,9 @@ def _check_labels(labels: np.ndarray, n_classes: int, where: str) -> np.ndarray:
     return labels
 
 
+MAX_MAGNITUDE = 1e15  # representations beyond this overflow float32 squared distances (512 x (1e15)^2 ~ 5e32 < 3.4e38)
+
+
 class TrainingDynamics(abc.ABC):
     """Read-only access to one training run's per-epoch representations and heads.
 
@@ -138,6 +141,13 @@ class TrainingDynamics(abc.ABC):
                     f"{where}: {rows.size}+ sample(s) have NaN or infinite representations (first: sample "
                     f"{int(rows[0])}). The subject model diverged at this epoch or the file is damaged; "
                     "re-record it or leave this epoch out."
+                )
+            largest = float(np.abs(block).max()) if block.size else 0.0
+            if largest > MAX_MAGNITUDE:
+                raise DataError(
+                    f"{where}: representations reach {largest:.3g}; ttv computes distances in float32, which "
+                    f"overflow beyond about {MAX_MAGNITUDE:.0e}. Scale the features down (e.g. normalise them) "
+                    "and record them again."
                 )
 
     def _representation_where(self, epoch: int, split: str) -> str:

@@ -137,6 +137,12 @@ def module_from_spec(spec: dict[str, Any], weights: dict[str, np.ndarray], *, wh
                     f"{where}: weight {key!r} has shape {tuple(value.shape)}, but layer {index} ({op}) "
                     f"needs {tuple(current.shape)}."
                 )
+            if not np.isfinite(value).all():
+                bad = int(np.size(value) - np.isfinite(value).sum())
+                raise DataError(
+                    f"{where}: weight {key!r} holds NaN or infinity ({bad} of {value.size} values). The classifier "
+                    "diverged at this epoch or the file is damaged; re-record it or leave this epoch out."
+                )
             current.data.copy_(torch.from_numpy(np.ascontiguousarray(value, dtype=np.float32)))
         layers.append(layer)
     unexpected = sorted(set(weights) - expected)
@@ -156,13 +162,17 @@ class Head:
     dim : int
         Representation dimension the head expects.
     n_classes : int
-        Number of logits the head returns.
+        Number of logits the head returns (one per class of the run).
+    where : str
+        The head's source (a file), named when its output is not one finite logit per class.
     """
 
-    def __init__(self, module: nn.Module | Callable[[torch.Tensor], torch.Tensor], *, dim: int, n_classes: int):
+    def __init__(self, module: nn.Module | Callable[[torch.Tensor], torch.Tensor], *, dim: int, n_classes: int,
+                 where: str = "the head"):
         self.module = module.eval() if isinstance(module, nn.Module) else module
         self.dim = int(dim)
         self.n_classes = int(n_classes)
+        self.where = where
         self._device = torch.device("cpu")
 
     def to(self, device: str | torch.device) -> "Head":
@@ -174,8 +184,25 @@ class Head:
 
     @torch.no_grad()
     def logits_tensor(self, representations: torch.Tensor) -> torch.Tensor:
-        """Logits for a tensor already on the head's device (no copies, for the compute core)."""
-        return self.module(representations)
+        """Logits for a tensor already on the head's device (no copies, for the compute core).
+
+        Raises DataError naming the head's source when they are not one finite logit per class: a
+        head that disagrees with the class list, or weights that diverged, would give silently
+        wrong predictions."""
+        logits = self.module(representations)
+        shape = tuple(getattr(logits, "shape", ()))
+        if len(shape) != 2 or shape[1] != self.n_classes or shape[0] != representations.shape[0]:
+            raise DataError(
+                f"{self.where}: the head returns logits of shape {shape} for {representations.shape[0]} samples, "
+                f"but the run has {self.n_classes} classes: expected ({representations.shape[0]}, {self.n_classes}). "
+                "The class list and the head disagree; fix whichever is wrong and record the run again."
+            )
+        if not bool(torch.isfinite(logits).all()):
+            raise DataError(
+                f"{self.where}: the head returns NaN or infinite logits for finite representations. Its "
+                "weights diverged at this epoch or are damaged; re-record it or leave this epoch out."
+            )
+        return logits
 
     def __call__(self, representations: np.ndarray, *, batch_size: int = 8192) -> np.ndarray:
         """Logits of shape (n_samples, n_classes), float32, computed in batches of ``batch_size`` rows."""

@@ -61,7 +61,7 @@ def load_dynamics(
 
 def _open_folder(folder: Path, *, location: str, trust_code: bool, cache_dir, device) -> TrainingDynamics:
     if runformat.is_run(folder):
-        return runformat.RunDynamics(folder, location=location)
+        return runformat.RunDynamics(folder, location=location, cache_dir=cache_dir)
     if original_layout.is_original_layout(folder):
         return original_layout.OriginalDynamics(
             folder, location=location, trust_code=trust_code, cache_dir=cache_dir, device=device

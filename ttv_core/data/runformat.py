@@ -11,6 +11,11 @@ Layout (format version 1; documented for users in ``docs/FORMAT.md``)::
         head.npz                    head weights (no pickle), see ttv_core.data.head
         epoch.json                  epoch number, content digests, user metrics
 
+Cache keys (:meth:`RunDynamics.fingerprint`) come from the files' content, not from what a manifest
+says: each file's SHA-256 is taken from the record only while the file still has the size and
+modification time recorded with it, and is computed (once, remembered in the cache folder) otherwise.
+An edited file, or a run recorded without digests, never gets another run's results.
+
 An epoch folder is written under a temporary name and renamed into place, so a crash mid-epoch
 leaves no partial epoch behind and every finished epoch stays readable. Readers memory-map the
 arrays: a 60,000 x 512 x 200-epoch run never has to sit in memory at once.
@@ -23,13 +28,15 @@ import os
 import re
 import shutil
 import tempfile
+import zipfile
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
 
-from .._io import atomic_write_bytes, atomic_write_json, npy_bytes, sha256_array, sha256_bytes
+from .._io import atomic_write_bytes, atomic_write_json, npy_bytes, sha256_array, sha256_bytes, sha256_file
+from ..cachedir import file_digest
 from .dynamics import SPLITS, TrainingDynamics, png_bytes
 from ..errors import DataError
 from .head import Head, module_from_spec
@@ -43,6 +50,19 @@ _EPOCH_DIR = re.compile(r"^epoch_(\d+)$")
 
 def epoch_dirname(epoch: int) -> str:
     return f"epoch_{int(epoch):04d}"
+
+
+def weights_digest(weights: dict[str, np.ndarray]) -> str:
+    """Digest of a head's weights (names, dtypes, shapes, values): a .npz file's bytes also hold the
+    time it was written, so the same weights saved twice must still give the same key."""
+    return sha256_bytes(json.dumps({key: sha256_array(np.asarray(value)) for key, value in sorted(weights.items())}).encode())
+
+
+def file_record(path: Path, digest: str | None = None) -> dict[str, Any]:
+    """What a reader needs to trust ``path``'s digest without reading it again: the digest of its bytes
+    (computed when not given), its size and its modification time."""
+    stat = path.stat()
+    return {"sha256": digest or sha256_file(path), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
 
 
 def is_run(folder: str | os.PathLike) -> bool:
@@ -118,11 +138,12 @@ def write_header(
     meta: dict[str, Any],
 ) -> None:
     """Write labels, thumbnails and the manifest (last, so a run exists only once it is whole)."""
-    digests = {}
+    digests, files = {}, {}
     for split in SPLITS:
         data = npy_bytes(labels[split].astype(np.int64))
         atomic_write_bytes(folder / "labels" / f"{split}.npy", data)
         digests[f"labels/{split}.npy"] = sha256_bytes(data)
+        files[f"labels/{split}.npy"] = file_record(folder / "labels" / f"{split}.npy", digests[f"labels/{split}.npy"])
     for split, images in thumbnails.items():
         atomic_write_bytes(folder / "thumbnails" / f"{split}.npy", npy_bytes(images))
     from .. import __version__
@@ -140,6 +161,7 @@ def write_header(
         "head": head_spec,
         "thumbnails": sorted(thumbnails),
         "digests": digests,
+        "files": files,
         "meta": meta,
     }
     atomic_write_json(folder / MANIFEST, manifest)
@@ -169,11 +191,11 @@ def write_epoch(
             (staging / f"{split}.npy").write_bytes(data)
             digests[f"{split}.npy"] = sha256_bytes(data)
         np.savez(staging / "head.npz", **head_weights)
-        digests["head.npz"] = sha256_bytes(
-            json.dumps({key: sha256_array(np.asarray(value)) for key, value in sorted(head_weights.items())}).encode()
-        )
+        digests["head.npz"] = weights_digest(head_weights)
+        # Renaming the folder into place keeps the files' modification times: the records stay valid.
+        files = {name: file_record(staging / name, digest) for name, digest in digests.items()}
         (staging / "epoch.json").write_text(
-            json.dumps({"epoch": int(epoch), "digests": digests, "metrics": metrics}, indent=2) + "\n"
+            json.dumps({"epoch": int(epoch), "digests": digests, "files": files, "metrics": metrics}, indent=2) + "\n"
         )
         if target.exists():
             trash = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".old", dir=epochs_root))
@@ -194,8 +216,10 @@ class RunDynamics(TrainingDynamics):
 
     source_kind = "ttv"
 
-    def __init__(self, folder: str | os.PathLike, *, location: str | None = None):
+    def __init__(self, folder: str | os.PathLike, *, location: str | None = None, cache_dir=None):
         self.folder = Path(folder)
+        self.cache_dir = cache_dir  # where computed file digests are remembered
+        self._digests: dict[tuple[str, int, int], str] = {}
         self.manifest = read_manifest(self.folder)
         labels = {split: _load_npy(self.folder / "labels" / f"{split}.npy", mmap=False) for split in SPLITS}
         super().__init__(
@@ -232,34 +256,70 @@ class RunDynamics(TrainingDynamics):
 
     def epoch_info(self, epoch: int) -> dict[str, Any]:
         """The epoch's ``epoch.json``: its digests and the metrics the recorder was given."""
-        path = self._epoch_dir(self.check_epoch(epoch)) / "epoch.json"
+        epoch = self.check_epoch(epoch)
+        path = self._epoch_dir(epoch) / "epoch.json"
         try:
-            return json.loads(path.read_text(encoding="utf-8"))
+            info = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, json.JSONDecodeError) as error:
             raise DataError(f"{path}: not readable JSON ({error}).") from None
+        if not isinstance(info, dict) or info.get("epoch") != epoch:
+            said = info.get("epoch") if isinstance(info, dict) else info
+            raise DataError(f"{path}: says epoch {str(said)[:40]!s}, but its folder is epoch {epoch}'s. The folder "
+                            "was renamed or copied into place by hand; rename it back or re-record this epoch.")
+        return info
 
     def head(self, epoch: int) -> Head:
         path = self._epoch_dir(self.check_epoch(epoch)) / "head.npz"
         if not path.is_file():
             raise DataError(f"{path}: missing; the epoch has no head weights. Re-record this epoch.")
+        module = module_from_spec(self.manifest["head"], self._head_weights(path), where=str(path))
+        return Head(module, dim=self.dim, n_classes=self.n_classes, where=str(path))
+
+    @staticmethod
+    def _head_weights(path: Path) -> dict[str, np.ndarray]:
         try:
             with np.load(path, allow_pickle=False) as archive:
-                weights = {key: archive[key] for key in archive.files}
-        except (ValueError, OSError, EOFError) as error:
-            raise DataError(f"{path}: not a readable .npz file ({error}).") from None
-        module = module_from_spec(self.manifest["head"], weights, where=str(path))
-        return Head(module, dim=self.dim, n_classes=self.n_classes)
+                return {key: archive[key] for key in archive.files}
+        except (ValueError, OSError, EOFError, zipfile.BadZipFile) as error:
+            raise DataError(f"{path}: not a readable .npz file ({error}); it is damaged or was cut short. "
+                            "Re-record this epoch.") from None
 
     def fingerprint(self, epoch: int) -> str:
-        info = self.epoch_info(epoch)
+        """SHA-256 over the content of every file ``epoch``'s results read (labels, representations, head)
+        and the manifest fields ttv uses; see the module docstring for how file digests are trusted."""
+        epoch = self.check_epoch(epoch)
+        info = self.epoch_info(epoch)  # read each time, like the files' sizes and times: a file edited while
+        labels = {name: self._content(self.folder / name, self.manifest.get("files"))  # a server runs counts
+                  for name in ("labels/train.npy", "labels/test.npy")}
+        folder = self._epoch_dir(epoch)
+        files = {name: self._content(folder / name, info.get("files")) for name in ("train.npy", "test.npy")}
+        files["head.npz"] = self._content(folder / "head.npz", info.get("files"),
+                                          lambda path: weights_digest(self._head_weights(path)))
         essentials = {
             "classes": self.manifest["classes"],
             "dim": self.manifest["dim"],
             "head": self.manifest["head"],
-            "labels": self.manifest.get("digests", {}),
-            "epoch": info.get("digests", {}),
+            "labels": labels,
+            "epoch": files,
         }
         return sha256_bytes(json.dumps(essentials, sort_keys=True).encode())
+
+    def _content(self, path: Path, records: Any, compute: Callable[[Path], str] | None = None) -> str:
+        """SHA-256 of ``path``'s bytes (or ``compute(path)``): the recorded one while the file is as
+        recorded, else computed."""
+        try:
+            stat = path.stat()
+        except OSError:
+            raise DataError(f"{path}: missing or unreadable; this run is incomplete. Re-record it.") from None
+        record = records.get(path.name if path.parent.name != "labels" else f"labels/{path.name}") \
+            if isinstance(records, dict) else None
+        if (isinstance(record, dict) and isinstance(record.get("sha256"), str) and record.get("size") == stat.st_size
+                and record.get("mtime_ns") == stat.st_mtime_ns):
+            return record["sha256"]
+        seen = (str(path), stat.st_size, stat.st_mtime_ns)  # computed once per version of the file
+        if seen not in self._digests:
+            self._digests[seen] = compute(path) if compute else file_digest(path, self.cache_dir)
+        return self._digests[seen]
 
     @property
     def has_thumbnails(self) -> bool:
