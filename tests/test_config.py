@@ -8,6 +8,7 @@ import pytest
 
 from ttv_core import ConfigError, DemoConfig
 from ttv_core.config import Runtime, VisConfig
+from ttv_core.draw.frames import FrameStyle
 
 RUNTIME = {field.name for field in dataclasses.fields(Runtime)}
 
@@ -39,7 +40,7 @@ def test_invalid_vis_config_names_the_field(field, value):
 
 
 def test_booleans_are_not_integers_and_min_dist_is_bounded_by_spread():
-    message = "The 'hidden' parameter of ModelConfig must be an int in the range [2, inf). Got True instead."
+    message = "The 'hidden' parameter of ModelConfig must be an int in the range [2, 4096]. Got True instead."
     with pytest.raises(ConfigError, match=re.escape(message)):
         VisConfig.of(hidden=True)
     message = "The 'min_dist' parameter of GraphConfig must be a float in the range [0.0, 1.0] (spread). Got 2.0 instead."
@@ -52,7 +53,7 @@ def test_numpy_scalars_are_accepted_and_stored_as_python_numbers():
     assert type(config.graph.n_neighbors) is int and type(config.graph.spread) is float and type(config.graph.min_dist) is float
     assert config.key() == VisConfig.of(n_neighbors=10, spread=2.0, min_dist=0.0).key()
     seed = np.int64(-1)
-    message = f"The 'seed' parameter of VisConfig must be an int in the range [0, inf). Got {seed!r} instead."
+    message = f"The 'seed' parameter of VisConfig must be an int in the range [0, 4294967295]. Got {seed!r} instead."
     with pytest.raises(ConfigError, match=re.escape(message)):
         VisConfig.of(seed=seed)
 
@@ -98,3 +99,61 @@ def test_invalid_demo_config_names_the_field(field, value):
     got = re.escape(repr(value))
     with pytest.raises(ConfigError, match=rf"^The '{field}' parameter of DemoConfig must .* Got {got} instead"):
         DemoConfig(**{field: value})
+
+
+# Every size-like setting has an upper bound (issue 13, item 6: --resolution 40000 asked for 11.9 GiB).
+UPPER_BOUNDS = {
+    "n_neighbors": 200, "figures_k": 200, "negative_sample_rate": 100, "layout_epochs": 5000,
+    "warm_layout_epochs": 5000, "hidden": 4096, "n_hidden_layers": 16, "batch_size": 65_536,
+    "vertex_batch_size": 65_536, "max_passes": 1000, "warm_max_passes": 1000, "edge_samples_per_pass": 10.0,
+    "probe_resolution": 1000, "al_max_passes": 100, "al_patience": 100, "max_new_vertices": 100_000,
+    "resolution": 2000, "seed": 2**32 - 1, "cpu_threads": 1024, "jobs": 1024,
+}
+NOT_SIZES = {  # thresholds and periods: a larger value asks for less work (or no more), never for memory
+    "proxy_min_split", "graph_epochs", "passes_reference", "lr_decay_passes", "patience", "stretch_epochs",
+}
+
+
+def _build(field, value):
+    return Runtime(**{field: value}) if field in RUNTIME else VisConfig.of(**{field: value})
+
+
+def test_every_count_setting_is_bounded_or_asks_for_less_when_larger():
+    counts = {name for name in VisConfig.field_names() if type(VisConfig().value(name)) is int}
+    counts |= {field.name for field in dataclasses.fields(Runtime) if field.type == "int"}
+    assert counts - NOT_SIZES <= set(UPPER_BOUNDS) and not NOT_SIZES & set(UPPER_BOUNDS)
+
+
+@pytest.mark.parametrize("field, bound", UPPER_BOUNDS.items())
+def test_each_upper_bound_is_enforced_with_a_message_naming_the_field(field, bound):
+    assert _build(field, bound) is not None  # the bound itself is allowed
+    too_large = bound + 1
+    kind = "float" if isinstance(bound, float) else "int"
+    owner = "Runtime" if field in RUNTIME else r"(VisConfig|\w+Config)"
+    rule = rf"must be an? {kind} in the range [\[(][\d.]+, {re.escape(str(bound))}\]"
+    with pytest.raises(ConfigError, match=rf"^The '{field}' parameter of {owner} {rule}\. Got {too_large!r} instead"):
+        _build(field, too_large)
+
+
+def test_a_wide_and_deep_model_is_refused_for_the_memory_it_would_need():
+    assert VisConfig.of(hidden=4096, n_hidden_layers=4).model.hidden == 4096  # 134 million weights: allowed
+    message = (r"^The 'hidden' parameter of ModelConfig must keep 2 x n_hidden_layers x hidden\*\*2 within "
+               r"134,217,728 weights \(2 GiB to train\), not 536,870,912 with n_hidden_layers=16\. Got 4096 instead\. "
+               r"Lower hidden or n_hidden_layers\.$")
+    with pytest.raises(ConfigError, match=message):
+        VisConfig.of(hidden=4096, n_hidden_layers=16)
+
+
+@pytest.mark.parametrize("build, field, bound", [
+    (lambda value: DemoConfig(epochs=value), "epochs", 1000),
+    (lambda value: DemoConfig(hidden=value), "hidden", 4096),
+    (lambda value: DemoConfig(dim=value), "dim", 4096),
+    (lambda value: DemoConfig(batch_size=value), "batch_size", 65_536),
+    (lambda value: DemoConfig(seed=value), "seed", 2**32 - 1),
+    (lambda value: FrameStyle(size=value), "size", 2000),
+    (lambda value: FrameStyle(radius=value), "radius", 32),
+])
+def test_demo_and_frame_sizes_are_bounded(build, field, bound):
+    build(bound)
+    with pytest.raises(ConfigError, match=rf"^The '{field}' parameter of \w+ must be an int in the range \[\d+, {bound}\]"):
+        build(bound + 1)

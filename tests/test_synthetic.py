@@ -80,18 +80,21 @@ def test_ensure_synthetic_builds_once_and_reuses(tmp_path):
 
 
 @pytest.mark.parametrize("field, value, rule", [
-    ("n_train", 11, r"range \[12, inf\)"),  # 2 x 6 classes x 1 sub-cluster
-    ("n_test", 0, r"range \[1, inf\)"),
-    ("dim", 1, r"range \[2, inf\)"),
-    ("n_classes", 1, r"range \[2, inf\)"),
-    ("epochs", 0, r"range \[1, inf\)"),
-    ("seed", -1, r"range \[0, inf\)"),
-    ("subclusters", 0, r"range \[1, inf\)"),
+    ("n_train", 11, r"range \[12, 1000000\]"),  # 2 x 6 classes x 1 sub-cluster
+    ("n_test", 0, r"range \[1, 1000000\]"),
+    ("dim", 1, r"range \[2, 4096\]"),
+    ("n_classes", 1, r"range \[2, 100\]"),
+    ("epochs", 0, r"range \[1, 1000\]"),
+    ("seed", -1, r"range \[0, 4294967295\]"),
+    ("subclusters", 0, r"range \[1, 100\]"),
+    ("n_train", 2_000_000, r"range \[12, 1000000\]"),  # the upper bounds: nothing absurd is allocated
+    ("dim", 4000, r"keep \(n_train \+ n_test\) x dim within 268,435,456 floats \(1 GiB an epoch\), not"),
+    ("epochs", 10**6, r"range \[1, 1000\]"),
     ("label_noise", 0.5, r"range \[0.0, 0.5\)"),
     ("head_steps", True, "int"),
 ])
 def test_invalid_config_names_the_field(field, value, rule):
-    base = {"n_train": 100, "n_classes": 6, "subclusters": 1}
+    base = {"n_train": 100, "n_classes": 6, "subclusters": 1, **({"n_train": 100_000} if field == "dim" else {})}
     with pytest.raises(ValueError, match=rf"'{field}' parameter of SyntheticConfig must .*{rule}"):
         SyntheticConfig(**{**base, field: value})
 

@@ -117,9 +117,9 @@ AT_LEAST_ONE = "must be an int in the range [1, inf)."
     "call, error, message",
     [
         (lambda: grid_points(Extent(0, 0, 1, 1), 1), ConfigError,
-         "The 'resolution' parameter of grid_points must be an int in the range [2, inf). Got 1 "),
+         "The 'resolution' parameter of grid_points must be an int in the range [2, 2000]. Got 1 "),
         (lambda: render_territory(lambda c: c, lambda r: r, Extent(0, 0, 1, 1), 1), ConfigError,
-         "The 'resolution' parameter of render_territory must be an int in the range [2, inf). Got 1 "),
+         "The 'resolution' parameter of render_territory must be an int in the range [2, 2000]. Got 1 "),
         (lambda: render_territory(lambda c: c, lambda r: r, Extent(0, 0, 1, 1), batch_size=0), ConfigError,
          "The 'batch_size' parameter of render_territory must be an int in the range [1, inf). Got 0 "),
         (lambda: territory_image(np.zeros(4, int), np.ones(4), 2, 2, boundary_threshold=1.5), ConfigError,

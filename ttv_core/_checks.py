@@ -29,16 +29,26 @@ _MAX_SHOWN_COLUMNS = 8  # a bad row is printed in the message when it is this sh
 _MAX_REPR = 80  # characters of a bad value echoed in a message
 
 
+def _requirement(rule: str, got: str, fix: str) -> str:
+    return f"must {rule}. Got {got} instead. {fix}".rstrip()
+
+
 def _message(name: str, kind: str, owner: str, rule: str, got: str, fix: str) -> str:
-    return f"The {name!r} {kind} of {owner} must {rule}. Got {got} instead. {fix}".rstrip()
+    return f"The {name!r} {kind} of {owner} {_requirement(rule, got, fix)}"
 
 
 def parameter_error(name: str, owner: str, rule: str, value: Any, fix: str = "") -> ConfigError:
-    """A ConfigError for a bad scalar parameter; ``rule`` follows "must" (e.g. "be one of ('a', 'b')")."""
+    """A ConfigError for a bad scalar parameter; ``rule`` follows "must" (e.g. "be one of ('a', 'b')").
+
+    The error keeps ``parameter`` (``name``) and ``requirement`` (the message after the subject), so a
+    caller that knows the setting by another name (a command-line flag) can say it that way.
+    """
     shown = repr(value)
     if len(shown) > _MAX_REPR:
         shown = shown[: _MAX_REPR - 3] + "..."
-    return ConfigError(_message(name, "parameter", owner, rule, shown, fix))
+    error = ConfigError(_message(name, "parameter", owner, rule, shown, fix))
+    error.parameter, error.requirement = name, _requirement(rule, shown, fix)
+    return error
 
 
 def argument_error(name: str, owner: str, rule: str, got: str, fix: str = "") -> DataError:

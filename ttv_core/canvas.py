@@ -17,6 +17,8 @@ from ._checks import argument_error, check_int, check_points, check_real
 from .errors import ConfigError
 
 RESOLUTION_FIX = "Use e.g. 200 cells per side."  # what to do about a bad grid resolution
+MAX_RESOLUTION = 2000  # cells (or pixels) per side of a grid at most: 4 million cells, 32 MB of float32 centres,
+# 2 s to decode on a CPU; 40,000 asked for 11.9 GiB of centres alone
 
 
 @dataclass(frozen=True)
@@ -107,7 +109,8 @@ def extent_of(embeddings: np.ndarray | Sequence[np.ndarray], pad: float = 0.1) -
 def grid_shape(extent: Extent, resolution: int) -> tuple[int, int]:
     """(rows, columns) of a grid of about ``resolution**2`` near-square cells over ``extent``: exactly
     ``(resolution, resolution)`` for a square extent; a wide one gets more columns and fewer rows."""
-    resolution = check_int(resolution, "resolution", owner="grid_shape", low=2, fix=RESOLUTION_FIX)
+    resolution = check_int(resolution, "resolution", owner="grid_shape", low=2, high=MAX_RESOLUTION,
+                           fix=RESOLUTION_FIX)
     root = float(np.sqrt(extent.width / extent.height))
     if abs(root - 1.0) < 1e-9:
         return resolution, resolution
@@ -125,7 +128,8 @@ def grid_points(extent: Extent, resolution: int) -> np.ndarray:
 
     Returns float32, shape (rows * columns, 2).
     """
-    resolution = check_int(resolution, "resolution", owner="grid_points", low=2, fix=RESOLUTION_FIX)
+    resolution = check_int(resolution, "resolution", owner="grid_points", low=2, high=MAX_RESOLUTION,
+                           fix=RESOLUTION_FIX)
     rows, columns = grid_shape(extent, resolution)
     xs, _ = extent.from_pixels(np.arange(columns) + 0.5, 0.0, columns, rows)
     _, ys = extent.from_pixels(0.0, np.arange(rows) + 0.5, columns, rows)

@@ -20,9 +20,26 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from ._checks import check_field, check_int, check_real, parameter_error
+from .canvas import MAX_RESOLUTION
 from .devices import DEVICES
 
 BACKENDS = ("loky", "dask", "ray", "sequential")  # joblib backends a run's stretches can fan out to
+
+# Upper bounds of the size-like settings: generous for real use, small enough that a typo (an extra zero or
+# three) is refused with a message instead of allocating gigabytes or running for days.
+MAX_NEIGHBOURS = 200  # neighbours per sample (graph and figures): umap's documented range is 2-100
+MAX_EPOCHS = 5000  # UMAP layout epochs: umap uses 200 (large data) to 500 (small)
+MAX_PASSES = 1000  # stage 2 passes: 12x the default; each pass of 60,000 samples takes ~3.5 s
+MAX_BATCH = 65_536  # samples or edges per step: 65x the default; activations grow with batch x hidden
+MAX_HIDDEN = 4096  # units per hidden layer
+MAX_LAYERS = 16  # hidden layers
+MAX_WEIGHTS = 2**27  # ~ 2 x n_hidden_layers x hidden**2 (encoder and decoder): 134 million, 2 GiB to train in
+# float32 (weights, gradients and Adam's two moments)
+MAX_PROBE_RESOLUTION = 1000  # probe cells per side: every probe near a sample is decoded to R^D at once (about
+# 190,000 x D floats at 1000, 0.4 GB for D = 512)
+MAX_NEW_VERTICES = 100_000  # probe vertices added per pass: 100x the default
+MAX_SEED = 2**32 - 1  # numpy's legacy RandomState (umap) takes seeds below 2**32
+MAX_WORKERS = 1024  # CPU threads or stretches at once
 
 
 @dataclass(frozen=True)
@@ -34,7 +51,7 @@ class GraphConfig:
     spread: float = 1.0  # UMAP's default; with min_dist gives the curve (a, b) ~ (1.577, 0.895)
 
     def __post_init__(self) -> None:
-        check_field(self, "n_neighbors", check_int, low=2)
+        check_field(self, "n_neighbors", check_int, low=2, high=MAX_NEIGHBOURS)
         check_field(self, "spread", check_real, low=0.0, low_open=True)
         check_field(self, "min_dist", check_real, low=0.0, high=self.spread, high_text="spread")
 
@@ -67,9 +84,9 @@ class LayoutConfig:
         check_field(self, "proxy_dunn_threshold", check_real, low=0.0)
         check_field(self, "cross_class_weight", check_real, low=0.0, high=1.0)
         check_field(self, "graph_epochs", check_int, low=1)
-        check_field(self, "negative_sample_rate", check_int, low=1)
-        check_field(self, "layout_epochs", check_int, low=0)
-        check_field(self, "warm_layout_epochs", check_int, low=0)
+        check_field(self, "negative_sample_rate", check_int, low=1, high=100)  # negatives per edge, per step
+        check_field(self, "layout_epochs", check_int, low=0, high=MAX_EPOCHS)
+        check_field(self, "warm_layout_epochs", check_int, low=0, high=MAX_EPOCHS)
         check_field(self, "warm_layout_rate", check_real, low=0.0, low_open=True)
         check_field(self, "keyframe_below", check_real, low=0.0, high=1.0)
         check_field(self, "canvas_growth", check_real, low=0.0, high=1.0)
@@ -84,8 +101,13 @@ class ModelConfig:
     n_hidden_layers: int = 4  # demo: 3 lost NN 0.024 (0.487 vs 0.511) for 3 % less time
 
     def __post_init__(self) -> None:
-        check_field(self, "hidden", check_int, low=2)
-        check_field(self, "n_hidden_layers", check_int, low=1)
+        check_field(self, "hidden", check_int, low=2, high=MAX_HIDDEN)
+        check_field(self, "n_hidden_layers", check_int, low=1, high=MAX_LAYERS)
+        weights = 2 * self.n_hidden_layers * self.hidden**2
+        if weights > MAX_WEIGHTS:
+            rule = (f"keep 2 x n_hidden_layers x hidden**2 within {MAX_WEIGHTS:,} weights (2 GiB to train), "
+                    f"not {weights:,} with n_hidden_layers={self.n_hidden_layers}")
+            raise parameter_error("hidden", "ModelConfig", rule, self.hidden, "Lower hidden or n_hidden_layers.")
 
 
 @dataclass(frozen=True)
@@ -122,15 +144,16 @@ class TrainConfig:
         check_field(self, "lambda_prediction", check_real, low=0.0)
         check_field(self, "learning_rate", check_real, low=0.0, low_open=True)
         check_field(self, "weight_decay", check_real, low=0.0)
-        check_field(self, "batch_size", check_int, low=1)
-        check_field(self, "edge_samples_per_pass", check_real, low=0.0, low_open=True)
-        check_field(self, "max_passes", check_int, low=1)
+        check_field(self, "batch_size", check_int, low=1, high=MAX_BATCH)
+        check_field(self, "edge_samples_per_pass", check_real, low=0.0, low_open=True, high=10.0)  # a pass's edges are
+        # drawn at once: 10 x a 60,000-sample graph's weight is ~4.5 million edges
+        check_field(self, "max_passes", check_int, low=1, high=MAX_PASSES)
         check_field(self, "passes_reference", check_int, low=1)
         check_field(self, "lr_decay_passes", check_int, low=0)
         check_field(self, "patience", check_int, low=1)
         check_field(self, "min_improvement", check_real, low=0.0)
-        check_field(self, "vertex_batch_size", check_int, low=1)
-        check_field(self, "warm_max_passes", check_int, low=1)
+        check_field(self, "vertex_batch_size", check_int, low=1, high=MAX_BATCH)
+        check_field(self, "warm_max_passes", check_int, low=1, high=MAX_PASSES)
         check_field(self, "warm_learning_rate", check_real, low=0.0, low_open=True)
         check_field(self, "warmup_share", check_real, low=0.0, high=1.0)
         check_field(self, "decoder_share", check_real, low=0.0, high=1.0, low_open=True)
@@ -149,12 +172,12 @@ class ActiveConfig:
     al_ppr_tolerance: float = 0.005  # a pass lowering the samples' PPR by more is not kept: trust the data first
 
     def __post_init__(self) -> None:
-        check_field(self, "probe_resolution", check_int, low=2)
+        check_field(self, "probe_resolution", check_int, low=2, high=MAX_PROBE_RESOLUTION)
         check_field(self, "probe_radius", check_real, low=0.0, low_open=True)
-        check_field(self, "al_max_passes", check_int, low=1)
-        check_field(self, "al_patience", check_int, low=1)
+        check_field(self, "al_max_passes", check_int, low=1, high=100)  # each pass refits: 3 is the default
+        check_field(self, "al_patience", check_int, low=1, high=100)
         check_field(self, "al_learning_rate_factor", check_real, low=0.0, low_open=True)
-        check_field(self, "max_new_vertices", check_int, low=1)
+        check_field(self, "max_new_vertices", check_int, low=1, high=MAX_NEW_VERTICES)
         check_field(self, "al_ppr_tolerance", check_real, low=0.0, high=1.0)
 
 
@@ -166,7 +189,7 @@ class RenderConfig:
     boundary_threshold: float = 0.15  # confidence margin below which a cell is drawn as boundary
 
     def __post_init__(self) -> None:
-        check_field(self, "resolution", check_int, low=2)
+        check_field(self, "resolution", check_int, low=2, high=MAX_RESOLUTION, fix="200 is sharp at dashboard size.")
         check_field(self, "boundary_threshold", check_real, low=0.0, high=1.0)
 
 
@@ -178,7 +201,7 @@ class EvaluationConfig:
     # graph's n_neighbors so that tuning the fit does not move the yardstick it is judged by
 
     def __post_init__(self) -> None:
-        check_field(self, "figures_k", check_int, low=1)
+        check_field(self, "figures_k", check_int, low=1, high=MAX_NEIGHBOURS)
 
 
 @dataclass(frozen=True)
@@ -193,8 +216,8 @@ class Runtime:
     scheduler: str = ""  # the Dask scheduler's address, e.g. tcp://host:8786
 
     def __post_init__(self) -> None:
-        check_field(self, "cpu_threads", check_int, low=0)
-        check_field(self, "jobs", check_int, low=0)
+        check_field(self, "cpu_threads", check_int, low=0, high=MAX_WORKERS)
+        check_field(self, "jobs", check_int, low=0, high=MAX_WORKERS)
         if self.backend not in BACKENDS:
             raise parameter_error("backend", "Runtime", f"be one of {BACKENDS}", self.backend)
         if not isinstance(self.scheduler, str):
@@ -240,7 +263,7 @@ class VisConfig:
             kind = _SECTION_TYPES[section]
             if not isinstance(getattr(self, section), kind):
                 raise parameter_error(section, "VisConfig", f"be a {kind.__name__}", getattr(self, section))
-        check_field(self, "seed", check_int, low=0)
+        check_field(self, "seed", check_int, low=0, high=MAX_SEED)
 
     @staticmethod
     def sections() -> tuple[str, ...]:

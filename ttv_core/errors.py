@@ -22,4 +22,12 @@ class TrustRequiredError(TTVError):
 
 
 class ConfigError(TTVError, ValueError):
-    """A configuration value is outside its allowed range."""
+    """A configuration value is outside its allowed range.
+
+    When one named setting is at fault, ``parameter`` is its name and ``requirement`` the message's
+    rest ("must be an int in the range [2, 2000]. Got 40000 instead. ..."), so that the command line
+    can name it as the user typed it (``--resolution must be ...``) instead of by its field.
+    """
+
+    parameter: str | None = None
+    requirement: str | None = None

@@ -21,6 +21,7 @@ from torch import nn
 
 from . import runformat
 from .._checks import check_field, check_int, check_real
+from ..config import MAX_BATCH, MAX_HIDDEN, MAX_SEED
 from .._io import sha256_bytes
 from ..cachedir import resolve_cache_dir
 from .recorder import Recorder
@@ -39,12 +40,12 @@ class DemoConfig:
     test_fraction: float = 0.2  # 360 of the 1,797 digits are held out as the test set
 
     def __post_init__(self) -> None:
-        check_field(self, "epochs", check_int, low=1)
-        check_field(self, "seed", check_int, low=0)
-        check_field(self, "hidden", check_int, low=2)
-        check_field(self, "dim", check_int, low=2)
+        check_field(self, "epochs", check_int, low=1, high=1000)  # each epoch is recorded: 1,797 x dim floats
+        check_field(self, "seed", check_int, low=0, high=MAX_SEED)
+        check_field(self, "hidden", check_int, low=2, high=MAX_HIDDEN)
+        check_field(self, "dim", check_int, low=2, high=MAX_HIDDEN)
         check_field(self, "learning_rate", check_real, low=0.0, high=10.0, low_open=True)
-        check_field(self, "batch_size", check_int, low=1)
+        check_field(self, "batch_size", check_int, low=1, high=MAX_BATCH)
         check_field(self, "test_fraction", check_real, low=0.0, high=0.9, low_open=True)
 
     def key(self) -> str:

@@ -44,7 +44,8 @@ from threadpoolctl import threadpool_limits
 from torch import nn
 
 from . import runformat
-from .._checks import check_field, check_int, check_real
+from .._checks import check_field, check_int, check_real, parameter_error
+from ..config import MAX_HIDDEN, MAX_SEED
 from .._io import sha256_bytes
 from ..cachedir import resolve_cache_dir
 from ..errors import ConfigError
@@ -61,6 +62,8 @@ CLASS_SHARE_START = 0.1  # class-made share at the first epoch (rest: the input'
 MEMORY_TIME = 3.0  # a sample's walk forgets its place after ~3 runs: 100 epochs keep ~0.92 of a kNN list a step
 HARD_PAIR = (0, 1)  # start apart, merge at t = 0.15-0.35, stay merged, split again at t = 0.5-0.75
 LATE_PAIR = (2, 3)  # start merged, separate at t = 0.35-0.7 (only with 4 classes or more)
+MAX_SAMPLES = 1_000_000  # per split: a large real run is 60,000
+MAX_EPOCH_FLOATS = 2**28  # one epoch's representations in memory at most (1 GiB of float32)
 HEAD_L2 = 1e-3  # ridge on the head's weights: keeps softmax regression bounded on separable epochs
 
 
@@ -79,17 +82,21 @@ class SyntheticConfig:
     head_steps: int = 5  # L-BFGS steps per epoch: the head lags the representations, as a real one does
 
     def __post_init__(self) -> None:
-        check_field(self, "n_classes", check_int, low=2)
-        check_field(self, "subclusters", check_int, low=1)
+        check_field(self, "n_classes", check_int, low=2, high=100)
+        check_field(self, "subclusters", check_int, low=1, high=100)
         minimum = 2 * self.n_classes * self.subclusters
-        check_field(self, "n_train", check_int, low=minimum,
+        check_field(self, "n_train", check_int, low=minimum, high=MAX_SAMPLES,
                     fix=f"Every sub-cluster needs samples: at least 2 x n_classes x subclusters = {minimum}.")
-        check_field(self, "n_test", check_int, low=1)
-        check_field(self, "dim", check_int, low=2)
-        check_field(self, "epochs", check_int, low=1)
-        check_field(self, "seed", check_int, low=0)
+        check_field(self, "n_test", check_int, low=1, high=MAX_SAMPLES)
+        check_field(self, "dim", check_int, low=2, high=MAX_HIDDEN)
+        size = (self.n_train + self.n_test) * self.dim
+        if size > MAX_EPOCH_FLOATS:
+            raise parameter_error("dim", "SyntheticConfig", f"keep (n_train + n_test) x dim within {MAX_EPOCH_FLOATS:,}"
+                                  f" floats (1 GiB an epoch), not {size:,}", self.dim, "Lower dim or the sample counts.")
+        check_field(self, "epochs", check_int, low=1, high=1000)
+        check_field(self, "seed", check_int, low=0, high=MAX_SEED)
         check_field(self, "label_noise", check_real, low=0.0, high=0.5, high_open=True)
-        check_field(self, "head_steps", check_int, low=1)
+        check_field(self, "head_steps", check_int, low=1, high=1000)
 
     def key(self) -> str:
         """Short digest of the config and the generator's version, naming the cached run it produces."""

@@ -20,8 +20,8 @@ import numpy as np
 
 from .._checks import check_int, parameter_error
 from ..data.dynamics import SPLITS
-from .points import draw_points, point_colours
-from ..canvas import Extent, grid_shape
+from .points import MAX_RADIUS, draw_points, point_colours
+from ..canvas import MAX_RESOLUTION, Extent, grid_shape
 
 if TYPE_CHECKING:
     from ..fit.active import TrustMap
@@ -48,10 +48,10 @@ class FrameStyle:
     follow : bool
         Each frame's window follows its epoch's dots (early epochs, often small, fill the frame);
         False: every frame shows the whole run's window.
-    size : int
+    size : int in [16, 2000]
         Frame width and height in pixels for a square window; about as many pixels in all for
         another shape (:func:`~ttv_core.canvas.grid_shape`).
-    radius : int
+    radius : int in [0, 32]
         Dot radius in pixels.
     """
 
@@ -68,8 +68,8 @@ class FrameStyle:
             raise parameter_error("colour_by", owner, f"be one of {COLOUR_BY}", self.colour_by)
         if not set(self.splits) <= set(SPLITS):
             raise parameter_error("splits", owner, f"be a subset of {SPLITS}", self.splits)
-        check_int(self.size, "size", owner=owner, low=16, fix="Use 560 for the dashboard.")
-        check_int(self.radius, "radius", owner=owner, low=0, fix="Use 2 for a 560-pixel frame.")
+        check_int(self.size, "size", owner=owner, low=16, high=MAX_RESOLUTION, fix="Use 560 for the dashboard.")
+        check_int(self.radius, "radius", owner=owner, low=0, high=MAX_RADIUS, fix="Use 2 for a 560-pixel frame.")
 
 
 def background(territory_image: np.ndarray | None, shape: int | tuple[int, int]) -> np.ndarray:

@@ -18,6 +18,9 @@ from .._checks import argument_error, check_classes, check_int, check_points
 from ..canvas import Extent
 from .territory import palette
 
+MAX_RADIUS = 32  # pixels of a dot (or ring) at most: each pixel of the disc is one pass over every point, and the
+# canvas is padded by it; 32 is a 65-pixel dot, larger than any frame would want
+
 
 class PointColours(NamedTuple):
     """How each point is drawn: ``fill`` and ``ring`` uint8 (n, 3), ``misclassified`` bool (n,)."""
@@ -105,8 +108,9 @@ def draw_points(image: np.ndarray, extent: Extent, points: np.ndarray, fill: np.
     Returns a new uint8 image, same shape as ``image``.
     """
     owner = "draw_points"
-    radius = check_int(radius, "radius", owner=owner, low=0, fix="Use 2 for a 400-pixel frame.")
-    ring_width = check_int(ring_width, "ring_width", owner=owner, low=1, fix="Use 1, or pass ring=None for no rings.")
+    radius = check_int(radius, "radius", owner=owner, low=0, high=MAX_RADIUS, fix="Use 2 for a 400-pixel frame.")
+    ring_width = check_int(ring_width, "ring_width", owner=owner, low=1, high=MAX_RADIUS,
+                           fix="Use 1, or pass ring=None for no rings.")
     image = np.asarray(image)
     if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
         raise argument_error("image", owner, "be uint8 of shape (rows, columns, 3)", f"{image.dtype} {image.shape}")

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..canvas import RESOLUTION_FIX, Extent, grid_points, grid_shape
+from ..canvas import MAX_RESOLUTION, RESOLUTION_FIX, Extent, grid_points, grid_shape
 from .._checks import argument_error, check_classes, check_int, check_points, check_real
 
 # matplotlib's "tab10" (Tableau 10): the colours people already read as "class 0, class 1, ...".
@@ -198,7 +198,7 @@ def render_territory(decode: Callable[[np.ndarray], np.ndarray], head: Callable[
     Returns a :class:`Territory`.
     """
     owner = "render_territory"
-    resolution = check_int(resolution, "resolution", owner=owner, low=2, fix=RESOLUTION_FIX)
+    resolution = check_int(resolution, "resolution", owner=owner, low=2, high=MAX_RESOLUTION, fix=RESOLUTION_FIX)
     batch_size = check_int(batch_size, "batch_size", owner=owner, low=1, fix="8192 suits a CPU.")
     grid = grid_points(extent, resolution)
     classes = np.empty(len(grid), dtype=np.int64)

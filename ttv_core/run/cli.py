@@ -136,16 +136,33 @@ def parse_epochs(text: str | None, available: tuple[int, ...]) -> list[int]:
     return chosen
 
 
-def _visualization(args: argparse.Namespace, method: str):
+def _flags(build, **values):
+    """``build(**values)``, its settings' errors naming them as typed: ``--resolution must be ...``, not
+    ``The 'resolution' parameter of RenderConfig must ...`` (every setting's flag is its name with dashes)."""
+    try:
+        return build(**values)
+    except ConfigError as error:
+        if error.parameter not in values:
+            raise
+        raise ConfigError(f"--{error.parameter.replace('_', '-')} {error.requirement}") from None
+
+
+def _settings(args: argparse.Namespace):
+    """The VisConfig and Runtime of the flags, checked before anything is opened, written or allocated."""
     from ..config import Runtime, VisConfig
-    from .visualize import Visualization
 
     values = {name[len("config_"):]: value for name, value in vars(args).items() if name.startswith("config_")}
-    runtime = Runtime(**{name[len("runtime_"):]: value for name, value in vars(args).items()
-                         if name.startswith("runtime_")})
+    runtime = {name[len("runtime_"):]: value for name, value in vars(args).items() if name.startswith("runtime_")}
+    return _flags(VisConfig.of, **values), _flags(Runtime, **runtime)
+
+
+def _visualization(args: argparse.Namespace, method: str):
+    from .visualize import Visualization
+
+    config, runtime = _settings(args)
     dynamics = _open(args)
     epochs = parse_epochs(args.epochs, dynamics.epochs)
-    visualization = Visualization(dynamics, method, VisConfig.of(**values), args.cache_dir, runtime)
+    visualization = Visualization(dynamics, method, config, args.cache_dir, runtime)
     from tqdm import tqdm
 
     from .fanout import fit_parallel
@@ -222,7 +239,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
     from ..data import runformat
 
-    config = DemoConfig(epochs=args.epochs, seed=args.seed)
+    config = _flags(DemoConfig, epochs=args.epochs, seed=args.seed)
     if runformat.is_run(args.out) and not args.overwrite:
         raise DataError(f"{args.out}: already holds a ttv run; pass --overwrite to replace it, or choose another --out.")
     start = time.perf_counter()
@@ -282,6 +299,8 @@ def _cmd_app(args: argparse.Namespace) -> int:
     import importlib.util
     import subprocess
 
+    if not 1 <= args.port <= 65535:
+        raise ConfigError(f"--port {args.port}: a port is a number from 1 to 65535; the default is 8501.")
     if importlib.util.find_spec("streamlit") is None:
         raise ConfigError('the dashboard needs Streamlit, which is not installed: pip install "ttv[app]".')
     script = Path(__file__).resolve().parents[1] / "app" / "streamlit_app.py"

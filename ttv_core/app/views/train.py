@@ -7,17 +7,19 @@ import ttv_core
 from ttv_core.app import session
 from ttv_core.app.estimate import fit_seconds, roughly
 from ttv_core.app.jobs import job_key
-from ttv_core.config import BACKENDS, DEVICES, Runtime, VisConfig
+from ttv_core.config import BACKENDS, DEVICES, MAX_NEIGHBOURS, MAX_PASSES, MAX_SEED, MAX_WORKERS, Runtime, VisConfig
 
 DEFAULTS = VisConfig()
 FIELDS = {  # the settings most worth changing here, with their bounds; the others stay as last trained
-    "n_neighbors": ("Neighbours (k)", 2, 200, " At most 200, and below the run's training samples."),
-    "max_passes": ("Passes, first epoch", 1, 1000, " Also for a later epoch whose neighbourhoods mostly changed: "
+    "n_neighbors": ("Neighbours (k)", 2, MAX_NEIGHBOURS, f" At most {MAX_NEIGHBOURS}, and below the run's training "
+                    "samples."),
+    "max_passes": ("Passes, first epoch", 1, MAX_PASSES, " Also for a later epoch whose neighbourhoods mostly changed: "
                    "it is laid out afresh."),  # a cold fit, or a keyframe
-    "warm_max_passes": ("Passes, later epochs", 1, 1000, " Half of them once the neighbourhoods settled (90 % kept)."),
+    "warm_max_passes": ("Passes, later epochs", 1, MAX_PASSES, " Half of them once the neighbourhoods settled "
+                        "(90 % kept)."),
     "resolution": ("Territory resolution", 2, 400, " Cells per side, at most 400: the canvas is shown 640 pixels "
                    "wide, and every cell is decoded to a representation."),
-    "seed": ("Seed", 0, 2**31 - 1, ""),
+    "seed": ("Seed", 0, MAX_SEED, ""),
 }
 STATES = {"waiting": "waiting", "computing": "computing…", "cached": "read from the cache", "done": "done"}  # words:
 # emoji showed as empty boxes on machines without an emoji font
@@ -62,9 +64,10 @@ with st.expander("Long runs: stretches and workers"):
                                    key="train_stretch_epochs", persist_state="session",
                                    help="0: one chain from the first epoch. 20: keyframes at epochs 1, 21, 41, …")
     alone = not stretch  # one chain: nothing to share out, so these wait for a stretch length
-    jobs = long[1].number_input("Workers", min_value=0, value=Runtime().jobs, step=1, key="train_jobs",
-                                persist_state="session", disabled=alone, help="Stretches computed at once; 0: one "
-                                "per core (or per cluster worker); 1: one after the other, with progress inside each epoch.")
+    jobs = long[1].number_input("Workers", min_value=0, max_value=MAX_WORKERS, value=Runtime().jobs, step=1,
+                                key="train_jobs", persist_state="session", disabled=alone,
+                                help="Stretches computed at once; 0: one per core (or per cluster worker); 1: one after "
+                                "the other, with progress inside each epoch.")
     backend = long[2].selectbox("Backend", BACKENDS, key="train_backend", persist_state="session", disabled=alone,
                                 help="loky: processes on this machine; dask: a Dask cluster (give its scheduler); "
                                 "ray: a Ray cluster where Ray is installed.")
