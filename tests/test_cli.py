@@ -132,3 +132,48 @@ def test_asking_for_cuda_without_a_gpu_is_a_clear_error(tmp_path, capsys):
     folder = make_original_layout(tmp_path / "dvi")
     err = _run_error(capsys, ["proxy", str(folder), "--trust-code", "--device", "cuda", "--cache-dir", str(tmp_path / "c")])
     assert "no CUDA GPU" in err
+
+
+def test_an_absurd_resolution_is_refused_in_one_line_before_anything_is_allocated(run, tmp_path, capsys):
+    import tracemalloc
+
+    out, cache = tmp_path / "out", tmp_path / "cache"
+    tracemalloc.start()
+    try:
+        err = _run_error(capsys, ["proxy", str(run), "--resolution", "40000", "--out", str(out), "--cache-dir", str(cache)])
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert err == "error: --resolution must be an int in the range [2, 2000]. Got 40000 instead. 200 is sharp at dashboard size."
+    assert peak < 20 * 2**20, f"{peak / 2**20:.0f} MiB allocated"  # 40,000**2 cell centres would be 11.9 GiB
+    assert not out.exists() and not cache.exists()  # nothing opened, written or created
+
+
+@pytest.mark.parametrize("argv, expected", [
+    (["proxy", "RUN", "--n-neighbors", "5000"], "--n-neighbors must be an int in the range [2, 200]. Got 5000 instead."),
+    (["umap", "RUN", "--seed", str(2**40)], f"--seed must be an int in the range [0, {2**32 - 1}]. Got {2**40} instead."),
+    (["al", "RUN", "--probe-resolution", "9000"], "--probe-resolution must be an int in the range [2, 1000]."),
+    (["export", "RUN", "--out", "OUT", "--hidden", "100000"], "--hidden must be an int in the range [2, 4096]."),
+    (["proxy", "RUN", "--jobs", "100000"], "--jobs must be an int in the range [0, 1024]."),
+    (["demo", "--out", "OUT", "--epochs", "1000000"], "--epochs must be an int in the range [1, 1000]."),
+    (["app", "--port", "70000"], "--port 70000: a port is a number from 1 to 65535"),
+])
+def test_settings_out_of_range_name_their_flag(run, tmp_path, capsys, argv, expected):
+    argv = [str(run) if a == "RUN" else str(tmp_path / "out") if a == "OUT" else a for a in argv]
+    err = _run_error(capsys, argv)
+    assert err.startswith("error: " + expected), err
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("layout", ["original", "ttv"])
+def test_export_of_a_refused_run_leaves_no_out_folder(tmp_path, capsys, layout):
+    from original_fixture import make_original_layout
+
+    folder = make_original_layout(tmp_path / "dvi")  # refused: its model.py needs --trust-code
+    out = tmp_path / "exported"
+    err = _run_error(capsys, ["export", str(folder), "--layout", layout, "--out", str(out),
+                              "--cache-dir", str(tmp_path / "cache")])
+    assert "--trust-code" in err and not out.exists()
+    (tmp_path / "busy").mkdir()
+    (tmp_path / "busy" / "notes.txt").write_text("mine")  # a folder holding files is still refused up front
+    assert "--overwrite" in _run_error(capsys, ["export", str(folder), "--out", str(tmp_path / "busy")])

@@ -199,12 +199,10 @@ def _figures(visualization) -> None:
 
 
 def _cmd_visualize(args: argparse.Namespace) -> int:
-    from .export import write_results
-
-    from .export import prepare_out
+    from .export import check_out, write_results
 
     if args.out:
-        prepare_out(args.out, args.overwrite)
+        check_out(args.out, args.overwrite)  # refused now, created once there are results
     visualization = _visualization(args, args.method)
     _figures(visualization)  # both outputs hold them
     if args.out:
@@ -216,10 +214,10 @@ def _cmd_visualize(args: argparse.Namespace) -> int:
 
 
 def _cmd_export(args: argparse.Namespace) -> int:
-    from .export import prepare_out, write_original_layout, write_results
+    from .export import check_out, write_original_layout, write_results
     from ..evaluate.subject import evaluate_subject
 
-    prepare_out(args.out, args.overwrite)
+    check_out(args.out, args.overwrite)  # refused now, created once the run is opened, checked and fitted
     visualization = _visualization(args, args.method)
     if args.layout == "original":
         subject = evaluate_subject(visualization.dynamics, epochs=visualization.epochs_)

@@ -32,8 +32,9 @@ EVAL_FILES = {"proxy": "proxy_eval.json", "al": "trustvis_al_eval.json", "umap":
 LAYOUTS = ("ttv", "original")
 
 
-def prepare_out(out: str | os.PathLike, overwrite: bool) -> None:
-    """Refuse a non-empty ``out`` unless ``overwrite``; create it. Called before any work is done."""
+def check_out(out: str | os.PathLike, overwrite: bool) -> Path:
+    """Refuse a file or a non-empty folder ``out`` unless ``overwrite``, creating nothing: called before any
+    work is done, so a run refused later (unreadable, untrusted code, bad settings) leaves no empty folder."""
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise DataError(f"{out}: exists and is a file; --out needs a folder.")
@@ -42,7 +43,12 @@ def prepare_out(out: str | os.PathLike, overwrite: bool) -> None:
             f"{out}: already holds files. Pass --overwrite to replace ttv's output files there (nothing else is "
             "touched), or choose another --out."
         )
-    out.mkdir(parents=True, exist_ok=True)
+    return out
+
+
+def prepare_out(out: str | os.PathLike, overwrite: bool) -> None:
+    """:func:`check_out`, then create ``out``: called once there are results to write."""
+    check_out(out, overwrite).mkdir(parents=True, exist_ok=True)
 
 
 def write_results(visualization, out: str | os.PathLike, *, overwrite: bool = False) -> Path:
