@@ -12,13 +12,15 @@ this router when a link points at it.
 
 The choice is mirrored in the URL so that a link reopens the same run: ``?run=demo``,
 ``?run=/path/to/run`` or ``?run=hf://owner/name``. Permission to run code shipped with a dataset is
-deliberately left out of the URL: a link must never grant it.
+deliberately left out of the URL: a link must never grant it. Which folders open and whose code runs
+is the server operator's decision (:mod:`ttv_core.app.settings`), never a remote visitor's.
 """
 
 import streamlit as st
 
 import ttv_core
 from ttv_core.app import page_path, session
+from ttv_core.app.settings import ServerSettings
 
 # One line per page, in the sidebar's order.
 LANDING = "territories"  # where a new visitor lands: the animation, which plays by itself
@@ -62,15 +64,17 @@ def _forget_trust() -> None:
     st.session_state.trust_code = False
 
 
-def run_picker() -> tuple[str | None, bool]:
-    """Draw the run choice in the sidebar and mirror it in the URL; returns (reference, trust_code)."""
+def run_picker(settings: ServerSettings) -> tuple[str | None, bool]:
+    """Draw the run choice in the sidebar and mirror it in the URL; returns (reference, the visitor's
+    permission to run the dataset's code: only a visitor the server trusts is asked)."""
     state = st.session_state
     if "run_source" not in state:  # a new session starts from its link
         state.run_source, state.run_location = parse_run(st.query_params.get(RUN_PARAM))
+    sources = [name for name in SOURCES if name != "folder" or settings.folders_open() or state.run_source == "folder"]
     trust_code = False
     with st.sidebar:
         st.header("Training run")
-        source = st.radio("Open", list(SOURCES), format_func=SOURCES.get, key="run_source", on_change=_forget_trust)
+        source = st.radio("Open", sources, format_func=SOURCES.get, key="run_source", on_change=_forget_trust)
         if source != "demo":
             hub = source == "hub"
             st.text_input(
@@ -81,12 +85,13 @@ def run_picker() -> tuple[str | None, bool]:
                 on_change=_forget_trust,
                 persist_state="session",  # keep what was typed while the demo is shown
             )
-            trust_code = st.checkbox(
-                TRUST_LABEL,
-                key="trust_code",
-                help="Original-layout datasets ship their model as Python code. ttv runs it only if you tick "
-                "this; do so only for data whose author you trust. ttv's own runs contain no code.",
-            )
+            if settings.trusted_visitor():
+                trust_code = st.checkbox(
+                    TRUST_LABEL,
+                    key="trust_code",
+                    help="Original-layout datasets ship their model as Python code. ttv runs it only if you tick "
+                    "this; do so only for data whose author you trust. ttv's own runs contain no code.",
+                )
     reference = run_reference(source, state.get("run_location", ""))
     if reference is None:
         st.query_params.pop(RUN_PARAM, None)
@@ -107,12 +112,21 @@ def open_run(path: str, trust_code: bool) -> ttv_core.TrainingDynamics:
     return ttv_core.load_dynamics(path, trust_code=trust_code)
 
 
-def open_chosen_run(reference: str, trust_code: bool) -> ttv_core.TrainingDynamics:
-    """Open the run, or show why it cannot be opened and stop."""
+def open_chosen_run(reference: str, trust_code: bool, settings: ServerSettings) -> ttv_core.TrainingDynamics:
+    """Open the run where the server allows it, or show why it cannot be opened and stop. The dataset's
+    code runs if the visitor allowed it (only a trusted visitor is asked) or the operator did."""
     try:
-        return open_run(demo_folder() if reference == DEMO_RUN else reference, trust_code)
+        if reference == DEMO_RUN:
+            return open_run(demo_folder(), False)
+        folder = None if reference.startswith(HUB_PREFIX) else settings.folder(reference)
+        allowed = trust_code or settings.code_may_run(reference, folder)
+        return open_run(folder or reference, allowed)
     except ttv_core.TrustRequiredError as error:
-        st.error(f"{error}\n\nIf you trust whoever made this dataset, tick **{TRUST_LABEL}** in the sidebar.")
+        if settings.trusted_visitor():
+            st.error(f"{error}\n\nIf you trust whoever made this dataset, tick **{TRUST_LABEL}** in the sidebar.")
+        else:
+            st.error("This dataset ships its model as code (Model/model.py), and this server runs such code only "
+                     "for the datasets its operator allows. Open a ttv run, which holds no code, or ask the operator.")
     except ttv_core.TTVError as error:
         st.error(str(error))
     st.stop()
@@ -130,11 +144,12 @@ def main() -> None:
     # The root address is a hidden page that goes on to the landing page: the frontend says "Page not found"
     # for the default page's own pathname, and links to /territories made before must keep working.
     page = st.navigation([st.Page(_land, title="ttv", default=True, visibility="hidden"), *pages])
-    reference, trust_code = run_picker()
+    settings = ServerSettings.current()
+    reference, trust_code = run_picker(settings)
     if reference is None:
         st.info("Type the folder or the dataset to open in the sidebar.")
         st.stop()
-    st.session_state.dynamics = open_chosen_run(reference, trust_code)
+    st.session_state.dynamics = open_chosen_run(reference, trust_code, settings)
     st.session_state[session.DEMO_KEY] = reference == DEMO_RUN
     session.method_picker()
     try:

@@ -19,6 +19,7 @@ PREFIX = "hf://"
 _NAME = r"[A-Za-z0-9][A-Za-z0-9._-]*"
 _REFERENCE = re.compile(rf"^(?P<repo>{_NAME}/{_NAME})(?:@(?P<revision>[^/]+))?(?:/(?P<subfolder>.+))?$")
 _BARE_REPO = re.compile(rf"^{_NAME}/{_NAME}$")
+_PART = re.compile(r"^[A-Za-z0-9._-]+$")  # one subfolder name: never "..", never a separator
 
 
 @dataclass(frozen=True)
@@ -55,6 +56,9 @@ def parse_reference(text: str) -> HubReference:
             "@revision and /subfolder, e.g. hf://yvonne1123/training_dynamic@main/cifar10."
         )
     subfolder = (match.group("subfolder") or "").strip("/") or None
+    if subfolder is not None and any(part in ("", ".", "..") or not _PART.match(part) for part in subfolder.split("/")):
+        raise DataError(f"{text[:120]}: the subfolder must be a path inside the dataset, made of names (letters, "
+                        "digits, '.', '_', '-'), without '..'. E.g. hf://yvonne1123/training_dynamic@main/cifar10.")
     return HubReference(match.group("repo"), match.group("revision"), subfolder)
 
 
@@ -106,7 +110,9 @@ def fetch(text: str) -> Path:
     except (hub_errors.HFValidationError, hub_errors.HfHubHTTPError, OSError) as error:
         raise DataError(f"{text}: could not fetch the dataset from the Hugging Face Hub ({error}).") from None
     if reference.subfolder:
-        folder = folder / reference.subfolder
+        snapshot, folder = folder, folder / reference.subfolder
+        if not folder.resolve().is_relative_to(snapshot.resolve()):  # parse_reference already refuses ".."
+            raise DataError(f"{text[:120]}: the subfolder leads outside the dataset.")
         if not folder.is_dir():
             raise DataError(f"{text}: the dataset {reference.repo_id} has no folder {reference.subfolder!r}.")
     return folder
