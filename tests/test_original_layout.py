@@ -263,6 +263,74 @@ def test_checkpoint_that_is_not_a_state_dict_is_refused_unpickled(folder, cache_
         _open(folder, cache_dir)
 
 
+@pytest.mark.parametrize("payload", [
+    {"model": torch.nn.Linear(2, 2)},  # a pickled module inside a dict
+    __import__("collections").OrderedDict(step=__import__("fractions").Fraction(1, 3)),  # any other class
+])
+def test_a_pickled_object_checkpoint_gets_one_clean_line(folder, cache_dir, payload):
+    path = _save_state(folder, 1, payload)
+    with pytest.raises(DataError) as info:
+        _open(folder, cache_dir)
+    message = str(info.value)
+    assert message.startswith(f"{path}: cannot read the subject model's state_dict: it holds a pickled Python object (")
+    assert "\x1b" not in message and "\n" not in message  # no terminal bold, one line
+    assert "weights_only=False" not in message and "will likely succeed" not in message  # never torch's advice
+    assert message.endswith("torch.save(model.state_dict()).")  # whole, not cut mid-word
+
+
+def test_long_library_messages_are_cut_at_a_word_boundary():
+    from ttv_core.data.model_code import one_line
+
+    text = "\x1b[1mdo those steps only if you trust\x1b[0m the source\n\t" + "representation " * 40
+    short = one_line(text, 60)
+    assert short == "do those steps only if you trust the source..."  # not "... source representatio..."
+    assert one_line("x" * 100, 20) == "x" * 17 + "..."  # one long word: cut, but still marked
+
+
+SHAPED_MODEL = '''
+class ShapedNet(TinyNet):
+    """Gives each sample a (2, DIM // 2) representation, and its prediction needs that shape back."""
+
+    def feature(self, x):
+        return super().feature(x).reshape(len(x), 2, DIM // 2)
+
+    def prediction(self, h):
+        return self.classifier(torch.cat([h[:, 0], h[:, 1]], dim=1))
+
+
+class SwappedNet(ShapedNet):
+    def feature(self, x):
+        return super().feature(x).transpose(0, 1)  # samples on the second axis
+'''
+
+
+def test_representations_of_more_axes_are_flattened_with_a_warning(folder, cache_dir, capsys):
+    from ttv_core.run.cli import main
+
+    with open(folder / "Model" / "model.py", "a") as handle:
+        handle.write(SHAPED_MODEL)
+    _edit_config(folder, lambda dvi: dvi["TRAINING"].update(NET="ShapedNet"))
+    said = "ShapedNet.feature returns shape (n, 2, 4); ttv flattens it to (n, 8) for the map, and gives prediction(h)"
+    with pytest.warns(UserWarning, match=re.escape(said)):
+        dynamics = _open(folder, cache_dir)
+    assert dynamics.dim == 8 and dynamics.summary()["feature_shape"] == [2, 4]
+    representations = np.asarray(dynamics.representations(3))
+    plain = _subject(folder, 3)  # TinyNet: the same weights, flat representations
+    inputs = _split_data(folder, "train")[0][_index(folder, 3)]
+    with torch.no_grad():
+        np.testing.assert_allclose(representations, plain.feature(inputs).numpy(), rtol=1e-6)
+        expected = plain.prediction(torch.from_numpy(representations.copy())).numpy()
+    np.testing.assert_allclose(dynamics.head(3)(representations), expected, rtol=1e-5, atol=1e-6)
+    assert main(["info", str(folder), "--trust-code", "--quick", "--cache-dir", str(cache_dir)]) == 0
+    shown = [line for line in capsys.readouterr().err.splitlines() if line]  # the command line: one line
+    assert shown == [f"warning: {folder / 'Model' / 'model.py'}: {said} the shape (n, 2, 4) back."]
+
+    _edit_config(folder, lambda dvi: dvi["TRAINING"].update(NET="SwappedNet"))
+    with pytest.raises(DataError, match=r"SwappedNet.feature returned shape \(2, 1, 4\) for 1 train samples; it must "
+                                        r"return one representation per sample, shape \(1, dim\)"):
+        _open(folder, cache_dir)
+
+
 def test_labels_out_of_range(folder, cache_dir):
     data, labels = _split_data(folder, "train")
     labels[_index(folder, 1)[5]] = 7

@@ -13,7 +13,9 @@ import importlib.machinery
 import importlib.util
 import itertools
 import json
+import re
 import sys
+import warnings
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -25,6 +27,38 @@ from torch import nn
 from ..errors import DataError
 
 _MODULE_COUNTER = itertools.count()
+_ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]")  # terminal colours and bold that torch puts in messages
+_UNSAFE_GLOBAL = re.compile(r"GLOBAL ([\w.]+) was not an allowed global")
+# torch's advice that ttv does not give: loading with weights_only=False would run code from the file
+_TORCH_ADVICE = ("weights_only", "trust", "two options", "safe_globals", "file an issue", "documentation", "https://")
+MAX_REASON = 240  # characters of a library's own message quoted in ours
+
+
+def one_line(text: str, limit: int = MAX_REASON) -> str:
+    """``text`` without terminal escapes, on one line, cut at a word boundary with "..." past ``limit``."""
+    text = " ".join(_ANSI_ESCAPE.sub("", text).split())
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 3]
+    if " " in cut and not text[limit - 3].isspace():
+        cut = cut.rsplit(" ", 1)[0]
+    return cut.rstrip(" ,;:(") + "..."
+
+
+def _load_failure(error: Exception) -> str:
+    """Why ``torch.load`` refused a file, in words for the user: the class a pickled object needs, or torch's
+    message without its advice to load with ``weights_only=False`` (which would let the file run code)."""
+    text = _ANSI_ESCAPE.sub("", str(error))
+    unsafe = _UNSAFE_GLOBAL.search(text)
+    if unsafe:
+        return f"it holds a pickled Python object ({unsafe.group(1)}), not only tensors"
+    if "Weights only load failed" in text:
+        detail = text.split("WeightsUnpickler error:", 1)[-1] if "WeightsUnpickler error:" in text else ""
+        detail = one_line(detail.split("Check the documentation", 1)[0], 80)
+        return "it is not a file of tensors written by torch.save" + (f" ({detail})" if detail else "")
+    sentences = re.split(r"(?<=[.!?])\s+|\n+", text.strip())
+    kept = [part for part in sentences if part and not any(word in part.lower() for word in _TORCH_ADVICE)]
+    return one_line(" ".join(kept), MAX_REASON) or type(error).__name__
 
 
 # -- reading files ------------------------------------------------------------------------------
@@ -38,18 +72,19 @@ def torch_load(path: Path, what: str) -> Any:
     """``torch.load`` with ``weights_only=True`` (data must not run code), memory-mapped where possible."""
     require_file(path, f"The original layout needs {what} here.")
     try:
-        try:
-            return torch.load(path, map_location="cpu", weights_only=True, mmap=True)
-        except RuntimeError as error:  # files from torch.save's legacy format cannot be memory-mapped
-            if "mmap" not in str(error):
-                raise
-            return torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():  # "Detected pickle protocol 4": two lines of torch's on every plain pickle
+            warnings.filterwarnings("ignore", message="Detected pickle protocol", category=UserWarning)
+            try:
+                return torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+            except RuntimeError as error:  # files from torch.save's legacy format cannot be memory-mapped
+                if "mmap" not in str(error):
+                    raise
+                return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:  # torch.load raises many types on damaged or unsafe files; all are input errors
-        first_line = str(error).strip().splitlines()[0][:300] if str(error).strip() else type(error).__name__
         raise DataError(
-            f"{path}: cannot read {what} ({first_line}). ttv loads .pth files with weights_only=True, so they "
-            "must hold tensors or a state_dict, not pickled objects; re-save with torch.save(tensor or "
-            "model.state_dict())."
+            f"{path}: cannot read {what}: {_load_failure(error)}. ttv loads .pth files with weights_only=True, "
+            "which never runs code from the file, so they must hold tensors or a state_dict; re-save it with "
+            "torch.save(tensor) or torch.save(model.state_dict())."
         ) from None
 
 
@@ -99,7 +134,7 @@ def import_model_code(path: Path) -> ModuleType:
     except (Exception, SystemExit) as error:
         sys.modules.pop(name, None)
         raise DataError(
-            f"{path}: running it failed with {type(error).__name__}: {error}. Fix the model code; ttv "
+            f"{path}: running it failed with {type(error).__name__}: {one_line(str(error))}. Fix the model code; ttv "
             "imports it as a standalone module (its folder is not on sys.path)."
         ) from None
     return module
@@ -123,19 +158,26 @@ def load_checkpoint(model: nn.Module, path: Path) -> None:
     try:
         model.load_state_dict(state, strict=True)
     except RuntimeError as error:
-        raise DataError(f"{path}: does not fit the model class: {str(error).strip()[:600]}") from None
+        raise DataError(f"{path}: does not fit the model class: {one_line(str(error), 600)}") from None
 
 
 class PredictionHead(nn.Module):
-    """Exposes the subject model's ``prediction(h)`` as ``forward``, the shape :class:`Head` calls."""
+    """Exposes the subject model's ``prediction(h)`` as ``forward``, the shape :class:`Head` calls.
 
-    def __init__(self, model: nn.Module, where: str):
+    ``feature_shape`` is one sample's shape as ``feature(x)`` returned it, e.g. (2, 64): ttv's rows of 128
+    values are given back to ``prediction`` in that shape.
+    """
+
+    def __init__(self, model: nn.Module, where: str, feature_shape: tuple[int, ...] = ()):
         super().__init__()
         self.model = model
         self.where = where
+        self.feature_shape = tuple(feature_shape)
 
     def forward(self, representations: torch.Tensor) -> torch.Tensor:
+        if len(self.feature_shape) > 1:
+            representations = representations.reshape(len(representations), *self.feature_shape)
         try:
             return self.model.prediction(representations)
         except Exception as error:
-            raise DataError(f"{self.where}: prediction(h) failed: {type(error).__name__}: {error}") from None
+            raise DataError(f"{self.where}: prediction(h) failed: {type(error).__name__}: {one_line(str(error))}") from None
