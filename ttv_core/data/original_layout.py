@@ -22,6 +22,7 @@ load with ``strict=True`` and ``weights_only=True``, and no device is hard-coded
 from __future__ import annotations
 
 import json
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -36,7 +37,8 @@ from .dynamics import SPLITS, TrainingDynamics
 from ..errors import DataError, TrustRequiredError
 from .head import Head
 from ..devices import resolve_device
-from .model_code import PredictionHead, import_model_code, load_checkpoint, load_tensor, read_index, require_file
+from .model_code import (PredictionHead, import_model_code, load_checkpoint, load_tensor, one_line, read_index,
+                         require_file)
 
 CONFIG = "config.json"
 MODEL_CODE = "Model/model.py"
@@ -164,6 +166,7 @@ class OriginalDynamics(TrainingDynamics):
         self._module = import_model_code(self.model_code)
         self._new_model()  # a missing or broken class is reported now, not at first use
         self._fingerprints: dict[int, str] = {}
+        self.feature_shape: tuple[int, ...] = ()  # one sample's shape as feature(x) returns it, set by the probe
         super().__init__(
             location=location,
             classes=self.config.classes,
@@ -273,6 +276,11 @@ class OriginalDynamics(TrainingDynamics):
             raise DataError(f"{self.folder}: the training and test sets are both empty.")
         first = self.config.epochs[0]
         features = self._features(self._subject_model(first), split, first, limit=1)
+        if len(self.feature_shape) > 1:  # e.g. (2, 64) per sample: the map needs one vector per sample
+            shape = ", ".join(map(str, self.feature_shape))
+            warnings.warn(f"{self.model_code}: {self.config.net}.feature returns shape (n, {shape}); ttv flattens "
+                          f"it to (n, {features.shape[1]}) for the map, and gives prediction(h) the shape (n, {shape}) "
+                          "back.", stacklevel=2)
         return int(features.shape[1])
 
     def _n_used(self, split: str) -> int:
@@ -292,15 +300,28 @@ class OriginalDynamics(TrainingDynamics):
                 batch = inputs[start:stop] if index is None else inputs[torch.from_numpy(index[start:stop])]
                 try:
                     output = model.feature(batch.to(self.device))
-                    blocks.append(output.reshape(stop - start, -1).to("cpu", torch.float32).numpy())
                 except Exception as error:
                     raise DataError(
                         f"{self.model_code}: {self.config.net}.feature failed on {split} samples {start}..{stop - 1} "
-                        f"with the checkpoint {self._checkpoint(epoch)}: {type(error).__name__}: {error}"
+                        f"with the checkpoint {self._checkpoint(epoch)}: {type(error).__name__}: {one_line(str(error))}"
                     ) from None
+                blocks.append(self._rows(output, stop - start, split))
         if not blocks:
             return np.empty((0, self.dim), np.float32)
         return np.concatenate(blocks)
+
+    def _rows(self, output: Any, n_rows: int, split: str) -> np.ndarray:
+        """``feature``'s output as one row per sample, shape (n_rows, dim), float32. A sample's representation
+        of more axes, e.g. (2, 64), is flattened (to 128 values; ``feature_shape`` keeps (2, 64) for the head);
+        an output whose first axis is not the samples is refused: flattening it would mix samples."""
+        if not isinstance(output, torch.Tensor) or output.ndim < 1 or output.shape[0] != n_rows:
+            got = f"shape {tuple(output.shape)}" if isinstance(output, torch.Tensor) else f"a {type(output).__name__}"
+            raise DataError(
+                f"{self.model_code}: {self.config.net}.feature returned {got} for {n_rows} {split} samples; it must "
+                f"return one representation per sample, shape ({n_rows}, dim). Fix feature(x) in Model/model.py."
+            )
+        self.feature_shape = tuple(int(size) for size in output.shape[1:])
+        return output.reshape(n_rows, -1).to("cpu", torch.float32).numpy()
 
     def _cache_path(self, epoch: int, split: str) -> Path:
         return self.cache_dir / "original" / self.fingerprint(epoch) / f"epoch_{int(epoch)}_{split}.npy"
@@ -325,7 +346,8 @@ class OriginalDynamics(TrainingDynamics):
     # -- heads, fingerprints, thumbnails --------------------------------------------------------
     def head(self, epoch: int) -> Head:
         epoch = self.check_epoch(epoch)
-        module = PredictionHead(self._subject_model(epoch), where=f"{self.model_code} at epoch {epoch}")
+        module = PredictionHead(self._subject_model(epoch), where=f"{self.model_code} at epoch {epoch}",
+                                feature_shape=self.feature_shape)
         return Head(module, dim=self.dim, n_classes=self.n_classes)
 
     def fingerprint(self, epoch: int) -> str:
@@ -366,7 +388,8 @@ class OriginalDynamics(TrainingDynamics):
 
     def summary(self) -> dict[str, Any]:
         name = self.folder.name if self.folder.name else self.location
-        return {**super().summary(), "name": name, "net": self.config.net, "model_code": str(self.model_code)}
+        return {**super().summary(), "name": name, "net": self.config.net, "model_code": str(self.model_code),
+                "feature_shape": list(self.feature_shape)}  # more than one axis: flattened to dim values
 
 
 def _same_samples(a: np.ndarray | None, b: np.ndarray | None) -> bool:

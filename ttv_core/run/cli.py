@@ -11,6 +11,7 @@ import argparse
 import json
 import sys
 import time
+import warnings
 from pathlib import Path
 from typing import Sequence
 
@@ -311,11 +312,26 @@ def _percent(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.1%}"
 
 
+_DEFAULT_SHOW_WARNING = warnings.showwarning
+_PACKAGE = str(Path(__file__).resolve().parents[1])
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """ttv's own warnings as one line, as its errors are (they are written for the user, not for a debugger);
+    other packages' warnings as Python shows them."""
+    if str(Path(filename).resolve()).startswith(_PACKAGE):
+        print(f"warning: {message}", file=sys.stderr, flush=True)
+    else:
+        _DEFAULT_SHOW_WARNING(message, category, filename, lineno, file, line)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status (0 ok, 2 bad input, 130 interrupted)."""
     args = build_parser().parse_args(argv)
     try:
-        return args.handler(args)
+        with warnings.catch_warnings():
+            warnings.showwarning = _show_warning
+            return args.handler(args)
     except TTVError as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_USER_ERROR
