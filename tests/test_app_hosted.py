@@ -85,3 +85,28 @@ def test_a_hub_subfolder_never_leaves_the_dataset(text):
     with pytest.raises(DataError, match="subfolder must be a path inside the dataset"):
         parse_reference(text)
     assert parse_reference("hf://a/b@v1/runs/cifar-10").subfolder == "runs/cifar-10"
+
+
+class _Waiting:
+    """A fit another session queued: active, with a key of its own."""
+
+    def __init__(self, key):
+        self.key, self.active, self.status = key, True, "queued"
+
+
+@pytest.mark.parametrize("mine, message", [(True, "as many as one visitor may"), (False, "The server is busy")])
+def test_a_visitor_cannot_fill_the_servers_queue(tmp_path, monkeypatch, mine, message):
+    from ttv_core.app import session
+
+    run = make_small_run(tmp_path / "run")
+    at = open_app("train", run=str(run))
+    waiting = [_Waiting(("elsewhere", "proxy", (1,), "{}"))]
+    monkeypatch.setattr(session.registry(), "active_fits", lambda: waiting)
+    monkeypatch.setattr(session, "SESSION_FITS", 1)
+    monkeypatch.setattr(session, "SERVER_FITS", 1 if not mine else 5)
+    if mine:
+        at.session_state[session.MY_FITS_KEY] = [waiting[0].key]
+    at.button(key="train_start").click().run()
+    assert not at.exception and "train_job" not in at.session_state
+    assert any(message in warning.value for warning in at.warning)
+    assert not [job for job in session.registry()._jobs.values() if job.key[0] == str(run)]  # nothing queued

@@ -7,12 +7,11 @@ a second), relayed by a thread that turns the process's messages into the job's 
 a worker thread. Jobs are keyed by what they compute (run, method, epochs, configuration), so two sessions
 asking for the same work share one job instead of doing it twice. The kinds:
 
-- :class:`Job` fits a run's maps (minutes). One worker: the target machine has two cores and
-  training already keeps one busy.
-- :class:`FigureJob` evaluates the faithfulness figures of the maps already cached (a quarter of a
-  second per demo epoch for proxy and umap, one to two seconds for al: too long to block a page).
-  It has a worker of its own, so the figures of the epochs trained so far do not wait for training
-  to end.
+- :class:`Job` fits a run's maps (minutes). One worker: the target machine has two cores and training
+  already keeps one busy.
+- :class:`FigureJob` evaluates the faithfulness figures of the maps already cached (a quarter of a second
+  per demo epoch for proxy and umap, one to two for al: too long to block a page), on a worker of its
+  own, so the figures of the epochs trained so far do not wait for training to end.
 - :class:`ttv_core.app.framejob.FrameJob` renders the animation's frames (seconds per epoch on a large
   run), on a worker of its own too.
 """
@@ -347,6 +346,11 @@ class JobRegistry:
         """Whether any job is queued or running: views of the cache may change until it is not."""
         with self._lock:
             return any(job.active for job in self._jobs.values())
+
+    def active_fits(self) -> list[Job]:
+        """The fits queued or running on this server (they run one at a time)."""
+        with self._lock:
+            return [job for job in self._jobs.values() if isinstance(job, Job) and job.active]
 
     def get(self, key: tuple | None) -> Job | FigureJob | None:
         with self._lock:

@@ -30,6 +30,10 @@ SPLIT_NAMES = {"train": "Training", "test": "Test"}
 DEMO_KEY = "run_is_demo"  # set by the router: whether the opened run is the built-in demo
 AUTO_METHOD = "proxy"  # the method whose maps the demo trains unasked
 TRAIN_DEMO_ENV = "TTV_TRAIN_DEMO"  # "0": the demo waits for Train like any run (a server short of CPU)
+# A shared server's fits run one at a time: one visitor may not fill its queue (issue 13, item 12).
+SESSION_FITS = int(os.environ.get("TTV_SESSION_JOBS", "2"))  # fits one session may have queued or running
+SERVER_FITS = int(os.environ.get("TTV_SERVER_JOBS", "6"))  # fits the whole server may have queued or running
+MY_FITS_KEY = "my_fits"
 AUTOPLAYED_KEY = "autoplayed"  # the session's animation has started playing by itself once
 
 
@@ -143,6 +147,27 @@ def set_view_config(config: VisConfig) -> None:
     st.session_state[CONFIG_KEY] = config
 
 
+def submit_fit(key, run, method_name: str, config: VisConfig, epochs: list[int], **options) -> Job | None:
+    """Start (or join) the fit ``key`` unless this session, or the server, has as many fits waiting as it
+    may (then say so and return None). Joining a fit already queued, running or done is always free."""
+    jobs = registry()
+    existing = jobs.get(key)
+    if existing is None or not (existing.active or existing.status == "done"):
+        active = jobs.active_fits()
+        mine = [job for job in active if job.key in st.session_state.get(MY_FITS_KEY, [])]
+        if len(mine) >= SESSION_FITS:
+            st.warning(f"You have {len(mine)} trainings queued or running on this server, as many as one visitor may. "
+                       "Wait for one to end, or stop it on the Train page.", icon=":material/hourglass_top:")
+            return None
+        if len(active) >= SERVER_FITS:
+            st.warning(f"The server is busy: {len(active)} trainings are queued or running. Try again in a few "
+                       "minutes; maps already computed stay available meanwhile.", icon=":material/hourglass_top:")
+            return None
+    job = jobs.submit(key, run, method_name, config, epochs, **options)
+    st.session_state[MY_FITS_KEY] = [*st.session_state.get(MY_FITS_KEY, [])[-15:], key]
+    return job
+
+
 def fit_job() -> Job | None:
     """The fit of the opened run and method that this session started, else the one submitted last on
     this server (e.g. by another tab), if any."""
@@ -180,7 +205,9 @@ def train_demo_unasked() -> Job | None:
     config, epochs = view_config(), list(run.epochs)
     key = job_key(run, AUTO_METHOD, config, epochs)
     planned = fit_seconds(run.n_train, AUTO_METHOD, epochs, epochs)
-    job = registry().submit(key, run, AUTO_METHOD, config, epochs, planned=planned)
+    job = submit_fit(key, run, AUTO_METHOD, config, epochs, planned=planned)
+    if job is None:
+        return None
     set_view_config(config)
     st.session_state.train_job = key
     return job
