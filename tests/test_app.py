@@ -9,6 +9,7 @@ from streamlit.testing.v1 import AppTest
 import ttv_core
 from helpers import open_app, page_script
 from original_fixture import make_original_layout
+from ttv_core.app.text import plain
 
 TRUST_LABEL = "This dataset contains code (Model/model.py): allow running it"
 
@@ -79,7 +80,7 @@ def test_an_epoch_found_damaged_by_a_page_is_an_error_not_a_traceback(tmp_path):
 
     assert not at.exception
     assert metrics(at)["Epochs"] == "2"  # the summary still shows
-    assert "NaN" in at.error[0].value and "epoch_0002" in at.error[0].value
+    assert "NaN" in at.error[0].value and plain("epoch_0002") in at.error[0].value  # shown as text
 
 
 def test_original_layout_folder_runs_its_code_only_once_allowed_and_for_that_folder_only(tmp_path):

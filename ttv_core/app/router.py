@@ -21,6 +21,7 @@ import streamlit as st
 import ttv_core
 from ttv_core.app import page_path, session
 from ttv_core.app.settings import ServerSettings
+from ttv_core.app.text import plain  # messages quote paths and names from the data or a link: text, never Markdown
 
 # One line per page, in the sidebar's order.
 LANDING = "territories"  # where a new visitor lands: the animation, which plays by itself
@@ -123,12 +124,13 @@ def open_chosen_run(reference: str, trust_code: bool, settings: ServerSettings) 
         return open_run(folder or reference, allowed)
     except ttv_core.TrustRequiredError as error:
         if settings.trusted_visitor():
-            st.error(f"{error}\n\nIf you trust whoever made this dataset, tick **{TRUST_LABEL}** in the sidebar.")
+            st.error(f"{plain(error)}\n\nIf you trust whoever made this dataset, tick **{TRUST_LABEL}** in the "
+                     "sidebar.")
         else:
             st.error("This dataset ships its model as code (Model/model.py), and this server runs such code only "
                      "for the datasets its operator allows. Open a ttv run, which holds no code, or ask the operator.")
     except ttv_core.TTVError as error:
-        st.error(str(error))
+        st.error(plain(error))
     st.stop()
 
 
@@ -155,4 +157,4 @@ def main() -> None:
     try:
         page.run()
     except ttv_core.TTVError as error:  # e.g. an epoch found damaged while a page reads it
-        st.error(str(error))
+        st.error(plain(error))

@@ -16,6 +16,7 @@ import ttv_core
 from ttv_core.app import figures, page_path, session
 from ttv_core.app.estimate import fit_seconds, roughly
 from ttv_core.app.jobs import FigureJob, cached_figures, figure_key, job_key, time_left
+from ttv_core.app.text import plain  # messages quoting the run's data: text, never Markdown
 from ttv_core.evaluate.figures import REFERENCE_MAX_TRAIN
 from ttv_core.run.visualize import METHODS, Visualization
 
@@ -63,7 +64,7 @@ def show_progress(jobs: list[FigureJob], done: int, total: int) -> None:
     """How far the evaluation is, with a Stop (or Resume) button; nothing once every figure is in."""
     for job in jobs:
         if job.status == "failed":
-            st.error(f"The figures could not be evaluated: {job.error}")
+            st.error(f"The figures could not be evaluated: {plain(job.error)}")
     running = [job for job in jobs if job.active]
     paused = bool(st.session_state.get(PAUSED_KEY))
     if not running and not (paused and done < total):
@@ -103,7 +104,7 @@ def reference(measured: dict[str, Measured], method: str, epoch: int) -> figures
     if job is not None and job.active:
         return figures.Reference(figures.PENDING)
     if job is not None and job.status == "failed":
-        return figures.Reference(why=f"umap-learn could not be fitted on epoch {epoch} ({job.error})")
+        return figures.Reference(why=f"umap-learn could not be fitted on epoch {epoch} ({plain(job.error)})")
     if small:
         return figures.Reference(why=f"{figures.TRAIN_BASELINE}, or press Resume")
     return figures.Reference(why=f"{figures.TRAIN_BASELINE} (with {run.n_train:,} training samples, umap-learn is "
@@ -143,7 +144,7 @@ def show_figures(epoch: int, split: str, epochs: list[int], polling: bool) -> No
     try:
         show_measured(epoch, split, epochs)
     except ttv_core.TTVError as error:  # e.g. settings the run is too small for
-        st.error(str(error))
+        st.error(plain(error))
     if session.registry().busy != polling:
         st.rerun()
 

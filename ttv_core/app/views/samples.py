@@ -16,6 +16,7 @@ import streamlit as st
 
 import ttv_core
 from ttv_core.app import page_path, session
+from ttv_core.app.text import plain  # class names and messages quoting data: text, never Markdown
 from ttv_core import explore as samples
 from ttv_core.evaluate.predictions import PredictionHistory
 from ttv_core.draw.territory import palette_css
@@ -136,7 +137,7 @@ def query_section() -> None:
         found = {split: samples.query(predictions[split], epoch, labels=chosen_labels, predicted=chosen_predicted,
                                       confidence=low_high, flipped_only=flipped) for split in chosen_splits}
     except ttv_core.TTVError as error:
-        st.error(str(error))
+        st.error(plain(error))
         return
     tables = [results_rows(split, index) for split, index in found.items()]
     table = pd.concat(tables, ignore_index=True) if tables else pd.DataFrame()
@@ -172,7 +173,7 @@ def inspector_section() -> None:
     try:
         story = samples.history_of(predictions[split], int(index))
     except ttv_core.TTVError as error:
-        st.error(str(error))
+        st.error(plain(error))
         return
     summary(split, int(index), story)
     history_chart(story)
@@ -190,7 +191,8 @@ def summary(split: str, index: int, story: dict) -> None:
     thumbnail = dynamics.thumbnail(index, split)
     if thumbnail is not None:
         picture.image(thumbnail, width=96)
-    shown = {"Label": names[story["label"]], f"Prediction at epoch {epoch}": names[story["predicted"][row]],
+    shown = {"Label": plain(names[story["label"]]),
+             f"Prediction at epoch {epoch}": plain(names[story["predicted"][row]]),
              "Confidence": f"{story['confidence'][row]:.1%}",
              "Probability of the label": f"{story['true_probability'][row]:.1%}"}
     for column, (title, value) in zip(figures, shown.items()):
@@ -242,7 +244,7 @@ def neighbour_lists(split: str, index: int, k: int, low: np.ndarray | None) -> N
     try:
         found = samples.neighbours(high, low, index, k) if low is not None else samples.nearest_others(high, index, k)
     except ttv_core.TTVError as error:
-        st.error(str(error))
+        st.error(plain(error))
         return
     left, right = st.columns(2)
     left.markdown(f"**{k} nearest in the representation space** (epoch {epoch})")

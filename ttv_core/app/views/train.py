@@ -7,6 +7,7 @@ import ttv_core
 from ttv_core.app import session
 from ttv_core.app.estimate import fit_seconds, roughly
 from ttv_core.app.jobs import job_key
+from ttv_core.app.text import plain  # messages quoting the run's data: text, never Markdown
 from ttv_core.config import BACKENDS, DEVICES, MAX_NEIGHBOURS, MAX_PASSES, MAX_SEED, MAX_WORKERS, Runtime, VisConfig
 
 DEFAULTS = VisConfig()
@@ -83,7 +84,7 @@ try:
     runtime = Runtime(device=device) if alone or no_scheduler else Runtime(
         device=device, jobs=int(jobs), backend=backend, scheduler=scheduler.strip() if backend == "dask" else "")
 except ttv_core.TTVError as error:
-    st.error(str(error))
+    st.error(plain(error))
     st.stop()
 asked = [e for e in epochs if e <= last]  # the whole chain: each map starts from the one before
 
@@ -93,7 +94,7 @@ def to_compute() -> list[int] | None:
     try:
         stored = session.maps(method, config).results_
     except ttv_core.TTVError as error:  # settings this run cannot take
-        st.error(str(error))
+        st.error(plain(error))
         return None
     return [epoch for epoch in asked if epoch not in stored]
 
@@ -138,7 +139,7 @@ def show_job() -> None:
     right.metric("Time left", "–" if not job.active else roughly(job.eta) if forecast else duration(job.eta))
     stop.button("Stop", on_click=job.stop, disabled=not job.active, key="train_stop")
     if job.status == "failed":
-        st.error(job.error)
+        st.error(plain(job.error))
     table = pd.DataFrame({"epoch": list(job.epochs), "status": [STATES[s] for s in job.epochs.values()]})
     st.dataframe(table, hide_index=True)
 
