@@ -164,8 +164,8 @@ def offer_baseline() -> None:
     st.info("The UMAP baseline has no maps of this run with these settings yet, so the tables below have no UMAP "
             f"row to compare with. Computing them takes {took} on a 2-core machine.")
     if st.button("Compute the UMAP baseline", key="metrics_umap", icon=":material/play_arrow:"):
-        session.registry().submit(key, run, "umap", config, epochs, planned=planned)
-        st.rerun()
+        if session.submit_fit(key, run, "umap", config, epochs, planned=planned) is not None:
+            st.rerun()
 
 
 def show_measured(epoch: int, split: str, epochs: list[int]) -> None:

@@ -104,9 +104,9 @@ if st.button("Train", type="primary", key="train_start", disabled=no_scheduler):
     if missing is not None:
         key = job_key(dynamics, method, config, asked)
         planned = fit_seconds(dynamics.n_train, method, epochs, missing, config.value("stretch_epochs"))
-        session.registry().submit(key, dynamics, method, config, asked, runtime=runtime, planned=planned)
-        session.set_view_config(config)  # every page shows these maps now (those before, if it makes none)
-        st.session_state.train_job = key
+        if session.submit_fit(key, dynamics, method, config, asked, runtime=runtime, planned=planned) is not None:
+            session.set_view_config(config)  # every page shows these maps now (those before, if it makes none)
+            st.session_state.train_job = key
 
 
 def show_cached() -> None:
