@@ -218,6 +218,22 @@ def test_config_field_problems_name_the_field(folder, cache_dir, edit, field):
     assert field in str(info.value)
 
 
+SECRET = "hf_SuperSecretTokenValue1234567890"
+
+
+@pytest.mark.parametrize("edit, field", [
+    (lambda dvi: dvi.update(EPOCH_START=SECRET), "DVI.EPOCH_START"),
+    (lambda dvi: dvi["TRAINING"].update(NET=SECRET + " x"), "DVI.TRAINING.NET"),
+    (lambda dvi: dvi.update(EPOCH_NAME="../../" + SECRET), "DVI.EPOCH_NAME"),
+    (lambda dvi: dvi.update(CLASSES={"token": SECRET}), "DVI.CLASSES"),
+])
+def test_a_config_value_is_never_echoed_beyond_a_short_excerpt(folder, cache_dir, edit, field):
+    _edit_config(folder, edit)
+    with pytest.raises(DataError) as info:
+        _open(folder, cache_dir)
+    assert field in str(info.value) and SECRET not in str(info.value) and SECRET[12:20] not in str(info.value)
+
+
 def test_epoch_without_checkpoint(folder, cache_dir):
     missing = folder / "Model" / "Epoch_2" / "subject_model.pth"
     missing.unlink()

@@ -123,6 +123,14 @@ def test_collect_features_refuses_a_shuffling_loader():
         collect_features(nn.Identity(), loader)
 
 
+def test_collect_features_says_when_it_flattens_and_refuses_mixed_samples():
+    loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(torch.zeros(6, 2, 3)), batch_size=3)
+    with pytest.warns(UserWarning, match=r"returns shape \(n, 2, 3\); ttv flattens it to \(n, 6\)"):
+        assert collect_features(nn.Identity(), loader).shape == (6, 6)
+    with pytest.raises(DataError, match=r"returned shape \(2, 3, 3\) for a batch of 3"):
+        collect_features(lambda x: x.transpose(0, 1), loader)
+
+
 def test_head_spec_round_trip_matches_torch():
     torch.manual_seed(1)
     head = nn.Sequential(nn.Linear(6, 8), nn.BatchNorm1d(8), nn.GELU(), nn.Dropout(0.3), nn.Linear(8, 4)).eval()

@@ -22,6 +22,7 @@ load with ``strict=True`` and ``weights_only=True``, and no device is hard-coded
 from __future__ import annotations
 
 import json
+import re
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -71,10 +72,20 @@ class OriginalConfig:
     epoch_name: str  # prefix of the epoch folders, "Epoch" unless config.json says otherwise
 
 
+def _excerpt(value: Any, limit: int = 12) -> str:
+    """A value read from a file, for a message: its kind and at most ``limit`` printable characters (a
+    config file may hold secrets; a hosted server must not echo them back)."""
+    if isinstance(value, (dict, list)):
+        return f"a JSON {'object' if isinstance(value, dict) else 'list'} of {len(value)} entries"
+    text = "".join(c if c.isprintable() else "?" for c in str(value))
+    shown = text if len(text) <= limit else text[:limit] + "…"
+    return f"a text ({len(text)} characters) {shown!r}" if isinstance(value, str) else f"{type(value).__name__} {shown}"
+
+
 def _config_field(section: dict, name: str, path: Path, kind: type, rule: str) -> Any:
     value = section.get(name.rsplit(".", 1)[-1])
     if not isinstance(value, kind) or isinstance(value, bool):
-        got = "nothing (the field is missing)" if value is None else repr(value)
+        got = "nothing (the field is missing)" if value is None else _excerpt(value)
         raise DataError(
             f"{path}: field DVI.{name} must be {rule}; got {got}. Add or fix it in config.json."
         )
@@ -109,12 +120,18 @@ def read_config(folder: Path) -> OriginalConfig:
         )
     training = _config_field(dvi, "TRAINING", path, dict, "an object holding NET")
     net = _config_field(training, "TRAINING.NET", path, str, "the name of the model class in Model/model.py")
+    if not net.isidentifier():
+        raise DataError(f"{path}: field DVI.TRAINING.NET must be a Python class name; got {_excerpt(net)}. Fix it "
+                        "in config.json.")
     epoch_name = dvi.get("EPOCH_NAME", "Epoch")
+    if not (isinstance(epoch_name, str) and re.fullmatch(r"[A-Za-z0-9_-]{1,64}", epoch_name)):
+        raise DataError(f"{path}: field DVI.EPOCH_NAME must be a folder-name prefix (letters, digits, '_', '-'); "
+                        f"got {_excerpt(epoch_name)}. Fix it in config.json or leave it out (\"Epoch\").")
     return OriginalConfig(
         classes=tuple(str(name) for name in classes),
         epochs=tuple(range(start, end + 1, period)),
         net=net,
-        epoch_name=epoch_name if isinstance(epoch_name, str) and epoch_name else "Epoch",
+        epoch_name=epoch_name,
     )
 
 
@@ -348,7 +365,7 @@ class OriginalDynamics(TrainingDynamics):
         epoch = self.check_epoch(epoch)
         module = PredictionHead(self._subject_model(epoch), where=f"{self.model_code} at epoch {epoch}",
                                 feature_shape=self.feature_shape)
-        return Head(module, dim=self.dim, n_classes=self.n_classes)
+        return Head(module, dim=self.dim, n_classes=self.n_classes, where=f"{self.model_code} at epoch {epoch}")
 
     def fingerprint(self, epoch: int) -> str:
         """SHA-256 over the content of model.py, the epoch's checkpoint, the data and index files, and the

@@ -20,7 +20,9 @@ Each ``log_epoch`` writes its epoch atomically, so a training that crashes keeps
 
 from __future__ import annotations
 
+import math
 import os
+import warnings
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
@@ -293,6 +295,14 @@ def collect_features(
             if device is not None:
                 inputs = inputs.to(device)
             out = feature_fn(inputs)
+            if out.ndim == 0 or out.shape[0] != len(inputs):
+                raise DataError(f"collect_features: feature_fn returned shape {tuple(out.shape)} for a batch of "
+                                f"{len(inputs)}; it must return one representation per sample, shape (batch, ...).")
+            if out.ndim > 2 and not blocks:  # said once, on the first batch
+                width = math.prod(out.shape[1:])
+                warnings.warn(f"collect_features: feature_fn returns shape (n, {', '.join(map(str, out.shape[1:]))}); "
+                              f"ttv flattens it to (n, {width}), so the run's head must take rows of {width} values.",
+                              stacklevel=3)
             blocks.append(out.reshape(out.shape[0], -1).to("cpu", torch.float32).numpy())
     finally:
         if isinstance(owner, nn.Module) and was_training:
