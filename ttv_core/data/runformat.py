@@ -243,6 +243,7 @@ class RunDynamics(TrainingDynamics):
                 if not (entry / "epoch.json").is_file():
                     raise DataError(f"{entry}: epoch folder without epoch.json; it is damaged. Delete it or re-record.")
                 epochs.append(int(match.group(1)))
+                self._epoch_json(entry / "epoch.json", epochs[-1])
         return epochs
 
     def _epoch_dir(self, epoch: int) -> Path:
@@ -257,7 +258,10 @@ class RunDynamics(TrainingDynamics):
     def epoch_info(self, epoch: int) -> dict[str, Any]:
         """The epoch's ``epoch.json``: its digests and the metrics the recorder was given."""
         epoch = self.check_epoch(epoch)
-        path = self._epoch_dir(epoch) / "epoch.json"
+        return self._epoch_json(self._epoch_dir(epoch) / "epoch.json", epoch)
+
+    @staticmethod
+    def _epoch_json(path: Path, epoch: int) -> dict[str, Any]:
         try:
             info = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, json.JSONDecodeError) as error:
