@@ -111,3 +111,17 @@ def test_a_visitor_cannot_fill_the_servers_queue(tmp_path, monkeypatch, mine, me
     assert not at.exception and "train_job" not in at.session_state
     assert any(message in warning.value for warning in at.warning)
     assert not [job for job in session.registry()._jobs.values() if job.key[0] == str(run)]  # nothing queued
+
+
+def test_a_hosted_server_trains_the_demo_only(tmp_path, monkeypatch):
+    from ttv_core.app import session
+
+    root = tmp_path / "root"
+    run = make_small_run(root / "run")
+    monkeypatch.setenv("TTV_DATA_ROOT", str(root))
+    monkeypatch.setenv("TTV_HOSTED", "1")
+    at = open_app("train", run=str(run))
+    at.button(key="train_start").click().run()
+    assert not at.exception and "train_job" not in at.session_state
+    assert any("read-only: it trains the built-in demo only" in warning.value for warning in at.warning)
+    assert not [job for job in session.registry()._jobs.values() if job.key[0] == str(run)]

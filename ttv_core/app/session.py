@@ -15,6 +15,7 @@ import streamlit as st
 import ttv_core
 from ttv_core.app.estimate import fit_seconds
 from ttv_core.app.jobs import Job, JobRegistry, job_key
+from ttv_core.app.settings import ServerSettings
 from ttv_core.config import VisConfig
 from ttv_core.data.dynamics import SPLITS
 from ttv_core.evaluate.predictions import PredictionHistory, prediction_history
@@ -153,6 +154,11 @@ def submit_fit(key, run, method_name: str, config: VisConfig, epochs: list[int],
     jobs = registry()
     existing = jobs.get(key)
     if existing is None or not (existing.active or existing.status == "done"):
+        if ServerSettings.current().hosted and not st.session_state.get(DEMO_KEY):
+            st.warning("This server is read-only: it trains the built-in demo only. Runs published with their maps "
+                       "open ready to play; train this one on your own machine (pip install ttv; ttv app).",
+                       icon=":material/lock:")
+            return None
         active = jobs.active_fits()
         mine = [job for job in active if job.key in st.session_state.get(MY_FITS_KEY, [])]
         if len(mine) >= SESSION_FITS:
