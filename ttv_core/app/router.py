@@ -113,6 +113,27 @@ def open_run(path: str, trust_code: bool) -> ttv_core.TrainingDynamics:
     return ttv_core.load_dynamics(path, trust_code=trust_code)
 
 
+@st.cache_resource(show_spinner="Reading the maps published with the run…")
+def published_results(location: str, _dynamics: ttv_core.TrainingDynamics):
+    """The results a published run ships, copied into this server's cache once (None: it ships none)."""
+    from ttv_core.run.publish import import_results
+
+    folder = getattr(_dynamics, "folder", None)
+    return None if folder is None else import_results(folder)
+
+
+def show_published(dynamics: ttv_core.TrainingDynamics) -> None:
+    """A published run opens with the settings its maps were computed with: nothing to train."""
+    published = published_results(str(dynamics.location), dynamics)
+    if published is None:
+        return
+    if not published.same_code:
+        st.warning("This run was published with maps from another version of ttv, which this one cannot reuse: "
+                   "its maps would have to be trained again.", icon=":material/info:")
+    elif session.CONFIG_KEY not in st.session_state:
+        st.session_state[session.CONFIG_KEY] = published.config
+
+
 def open_chosen_run(reference: str, trust_code: bool, settings: ServerSettings) -> ttv_core.TrainingDynamics:
     """Open the run where the server allows it, or show why it cannot be opened and stop. The dataset's
     code runs if the visitor allowed it (only a trusted visitor is asked) or the operator did."""
@@ -152,6 +173,8 @@ def main() -> None:
         st.info("Type the folder or the dataset to open in the sidebar.")
         st.stop()
     st.session_state.dynamics = open_chosen_run(reference, trust_code, settings)
+    if reference.startswith(HUB_PREFIX):
+        show_published(st.session_state.dynamics)
     st.session_state[session.DEMO_KEY] = reference == DEMO_RUN
     session.method_picker()
     try:

@@ -1,0 +1,224 @@
+"""Publishing a run with its maps to the Hugging Face Hub, and opening a published run ready to play.
+
+A published dataset repository holds the ttv run itself (its manifest, labels, per-epoch arrays and
+heads: no code) and, under ``ttv_results/``, the computed results of the chosen methods::
+
+    ttv_results/manifest.json      format, code version, the VisConfig, seed, methods and their epochs
+    ttv_results/<key>.ttvr         one stored result (maps and fitted models, figures), by its cache key
+
+Results are stored by the same keys the cache uses, in the cache's own format (arrays and JSON,
+:mod:`ttv_core.run.codec`; never pickles). Keys come from the run's file contents, the configuration
+and the code version, so a viewer who downloads the repository computes the same keys: opening it
+(:func:`import_results`) copies the results it lacks into the local cache and nothing is trained. A
+viewer whose ttv stores results differently (another code version) is told so instead.
+
+Re-publishing uploads only files whose content changed (compared with what the repository holds).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..config import VisConfig
+from ..errors import ConfigError, DataError
+from . import codec
+from .store import CODE_VERSION, ResultStore
+
+RESULTS = "ttv_results"
+MANIFEST = f"{RESULTS}/manifest.json"
+FORMAT = "ttv-results"
+SUFFIX = ".ttvr"
+_KEY_FILE = re.compile(r"^([0-9a-f]{64})(\.slim)?\.ttvr$")
+TOKEN_HINT = ("set the HF_TOKEN environment variable, run `hf auth login`, or put HF_TOKEN in the app's secrets "
+              "(a token with write access: huggingface.co/settings/tokens)")
+
+
+def _file_name(key: str) -> str:
+    return key.replace("/slim", ".slim") + SUFFIX
+
+
+def _key_of(name: str) -> str | None:
+    match = _KEY_FILE.match(name)
+    return None if match is None else match.group(1) + ("/slim" if match.group(2) else "")
+
+
+class _Reads:
+    """A result store that remembers which keys were read with a value: what viewing a method needs."""
+
+    def __init__(self, store: ResultStore):
+        self._store, self.read = store, set()
+
+    def get(self, key: str, default: Any = None) -> Any:
+        value = self._store.get(key, default)
+        if value is not default:
+            self.read.add(key)
+        return value
+
+    def __contains__(self, key: str) -> bool:
+        return key in self._store
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._store, name)
+
+
+def results_to_publish(dynamics, methods: list[str], config: VisConfig, cache_dir=None) -> tuple[dict[str, bytes], dict]:
+    """The stored results viewing ``methods`` needs (every epoch's map with its model, its slim copy and
+    its figures where computed), encoded by key file name, and the manifest. Raises ConfigError naming
+    a method without maps."""
+    from .visualize import Visualization
+
+    files: dict[str, bytes] = {}
+    listed: dict[str, Any] = {}
+    store = ResultStore(cache_dir)
+    for method in methods:
+        visualization = Visualization(dynamics, method, config, cache_dir)
+        reads = _Reads(visualization.store)
+        visualization.store = reads
+        visualization.fit(compute=False, slim=True)
+        if not visualization.results_:
+            raise ConfigError(f"--methods: {method} has no maps of this run with these settings; compute them first "
+                              f"(ttv {method} RUN, or the dashboard's Train page).")
+        for epoch in visualization.results_:
+            visualization.figures(epoch, compute=False)
+        for key in reads.read | set(visualization.keys_):  # slim copies and figures as read, whole maps with models
+            value = store.get(key)
+            if value is not None:
+                files[f"{RESULTS}/{_file_name(key)}"] = codec.encode(value)
+        listed[method] = {"epochs": sorted(int(e) for e in visualization.results_)}
+    manifest = {"format": FORMAT, "version": 1, "code_version": CODE_VERSION, "config": config.to_dict(),
+                "seed": config.seed, "methods": listed}
+    return files, manifest
+
+
+def _git_blob_sha1(data: bytes) -> str:
+    return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
+
+
+@dataclass
+class PublishReport:
+    repo: str
+    uploaded: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    url: str = ""
+
+
+def publish(run_folder: str | Path, repo: str, *, methods: list[str], config: VisConfig | None = None,
+            cache_dir=None, token: str | None = None, card: str | None = None, extra: dict[str, bytes] | None = None,
+            api=None) -> PublishReport:
+    """Upload the ttv run at ``run_folder`` and the results of ``methods`` to the dataset repository
+    ``repo`` (``owner/name``; created if missing) in one commit, skipping files the repository already
+    holds with the same content. ``card``: the dataset card (README.md); ``extra``: more files by path
+    (e.g. the animation's GIF). ``api``: an ``huggingface_hub.HfApi`` (tests pass a stand-in)."""
+    from ..data.load import load_dynamics
+    from ..data.runformat import is_run
+
+    folder = Path(run_folder)
+    if not is_run(folder):
+        raise ConfigError(f"{folder}: only ttv runs can be published (an original-layout folder ships code). "
+                          "Record the run with ttv.Recorder, then publish that folder.")
+    if not re.fullmatch(r"[A-Za-z0-9][\w.-]*/[\w.-]+", repo or ""):
+        raise ConfigError(f"--repo must be owner/name, e.g. alice/digits-run; got {str(repo)[:60]!r}.")
+    config = config or VisConfig()
+    dynamics = load_dynamics(folder, cache_dir=cache_dir)
+    files: dict[str, bytes | Path] = {str(path.relative_to(folder)): path for path in sorted(folder.rglob("*"))
+                                      if path.is_file() and not path.name.startswith(".")}
+    results, manifest = results_to_publish(dynamics, methods, config, cache_dir)
+    files.update(results)
+    files[MANIFEST] = (json.dumps(manifest, indent=1, sort_keys=True) + "\n").encode()
+    if card is not None:
+        files["README.md"] = card.encode()
+    files.update(extra or {})
+    api = api or _api(token)
+    try:
+        api.create_repo(repo, repo_type="dataset", exist_ok=True, token=token)
+        remote = {item.path: item for item in api.list_repo_tree(repo, repo_type="dataset", recursive=True, token=token)
+                  if hasattr(item, "blob_id")}
+    except Exception as error:  # noqa: BLE001 - huggingface_hub raises many kinds; all mean "could not publish"
+        raise _hub_error(repo, error) from None
+    from huggingface_hub import CommitOperationAdd
+
+    report, operations = PublishReport(repo), []
+    for path, content in sorted(files.items()):
+        data = content.read_bytes() if isinstance(content, Path) else content
+        if _same(remote.get(path), data):
+            report.unchanged.append(path)
+            continue
+        operations.append(CommitOperationAdd(path_in_repo=path, path_or_fileobj=data))
+        report.uploaded.append(path)
+    if operations:
+        try:
+            api.create_commit(repo, operations, commit_message=f"ttv publish: {', '.join(methods)}", repo_type="dataset",
+                              token=token)
+        except Exception as error:  # noqa: BLE001
+            raise _hub_error(repo, error) from None
+    report.url = f"hf://{repo}"
+    return report
+
+
+def _same(remote, data: bytes) -> bool:
+    if remote is None:
+        return False
+    lfs = getattr(remote, "lfs", None)
+    if lfs is not None:
+        sha = lfs.get("sha256") if isinstance(lfs, dict) else getattr(lfs, "sha256", None)
+        return sha == hashlib.sha256(data).hexdigest()
+    return getattr(remote, "blob_id", None) == _git_blob_sha1(data)
+
+
+def _api(token: str | None):
+    from huggingface_hub import HfApi
+
+    return HfApi(token=token)
+
+
+def _hub_error(repo: str, error: Exception) -> DataError:
+    text = f"{type(error).__name__}: {error}"
+    if any(word in text for word in ("401", "403", "Token", "token", "login", "Unauthorized")):
+        return DataError(f"Publishing to {repo} needs a Hugging Face token with write access: {TOKEN_HINT}.")
+    return DataError(f"Could not publish to {repo} on the Hugging Face Hub ({text[:200]}).")
+
+
+@dataclass(frozen=True)
+class Published:
+    """What :func:`import_results` found in a published run."""
+
+    config: VisConfig
+    methods: dict[str, list[int]]
+    imported: int
+    same_code: bool
+
+
+def import_results(folder: str | Path, cache_dir=None) -> Published | None:
+    """Copy the results a published run ships (``ttv_results/``) into the local cache, those it lacks;
+    None when ``folder`` holds none. Nothing is executed: values are decoded by the codec, which builds
+    only arrays, JSON and ttv's own result types."""
+    root = Path(folder) / RESULTS
+    manifest_path = root / "manifest.json"
+    if not manifest_path.is_file():
+        return None
+    try:
+        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+        config = VisConfig.from_dict(manifest["config"])
+        methods = {str(m): [int(e) for e in spec["epochs"]] for m, spec in manifest["methods"].items()}
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as error:
+        raise DataError(f"{manifest_path}: not a readable ttv results manifest ({type(error).__name__}). "
+                        "Publish the run again with a current ttv.") from None
+    same_code = str(manifest.get("code_version")) == CODE_VERSION
+    imported = 0
+    if same_code:
+        with ResultStore(cache_dir) as store:
+            for path in sorted(root.glob(f"*{SUFFIX}")):
+                key = _key_of(path.name)
+                if key is None or key in store:
+                    continue
+                try:
+                    store.put(key, codec.decode(path.read_bytes()))
+                except codec.CodecError:
+                    continue  # a damaged file: the viewer computes that result instead
+                imported += 1
+    return Published(config, methods, imported, same_code)
