@@ -128,3 +128,14 @@ def test_importing_skips_what_the_cache_has_and_never_unpickles(fitted, tmp_path
     assert first.same_code and first.imported == len(list((folder / published.RESULTS).glob("*.ttvr"))) - 1
     assert ("0" * 64) not in ResultStore(viewer)
     assert published.import_results(folder, viewer).imported == 0  # the second open copies nothing
+
+
+def test_the_dataset_card_shows_the_link_the_animation_and_the_figures(fitted):
+    run, cache = fitted
+    dynamics = ttv_core.load_dynamics(run)
+    figures = ttv_core.Visualization(dynamics, "proxy", VIEW_CONFIG, cache_dir=cache).fit(compute=False).figures(3)
+    manifest = {"methods": {"proxy": {"epochs": [1, 2, 3]}}, "version": 1, "code_version": "9"}
+    card = published.dataset_card(dynamics, "alice/tiny", manifest, {"proxy": figures}, gif="animation.gif")
+    assert card.startswith("---\ntags:\n- ttv") and "?run=hf://alice/tiny" in card and "](animation.gif)" in card
+    row = next(line for line in card.splitlines() if line.startswith("| proxy | 3 |"))
+    assert f"{figures['ppr_train']:.3f}" in row and row.count("|") == 2 + 1 + len(published.CARD_FIGURES)

@@ -95,6 +95,42 @@ def results_to_publish(dynamics, methods: list[str], config: VisConfig, cache_di
     return files, manifest
 
 
+CARD_FIGURES = {"train_acc": "train accuracy", "test_acc": "test accuracy", "nn_rate_train": "NN rate (train)",
+                "trustworthiness_train": "trustworthiness (train)", "ppr_train": "PPR (train)", "ppr_test": "PPR (test)"}
+
+
+def dataset_card(dynamics, repo: str, manifest: dict, figures: dict[str, dict | None], gif: str | None = None) -> str:
+    """The repository's README.md: what the run is, how to open it, the animation (``gif``: its path in the
+    repository) and the last epoch's figures of each method (``figures``: method -> figures or None)."""
+    from ..data.runformat import read_manifest
+
+    def text(value) -> str:  # the run's own names: shown as text in Markdown tables
+        return "".join(c if c.isprintable() and c not in "|<>[]`*_\\" else " " for c in str(value))[:80]
+
+    name = text(read_manifest(Path(dynamics.folder)).get("name") or repo.split("/")[-1])
+    methods = manifest["methods"]
+    lines = ["---", "tags:", "- ttv", "- training-dynamics", "- visualization", "---", "", f"# {name}", "",
+             f"A classifier's training, {len(dynamics.epochs)} epochs of {dynamics.n_train:,} training and "
+             f"{dynamics.n_test:,} test samples ({dynamics.n_classes} classes: "
+             f"{', '.join(text(c) for c in dynamics.classes[:12])}{', ...' if dynamics.n_classes > 12 else ''}), "
+             f"recorded for [ttv](https://pypi.org/project/ttv/) with the maps of {', '.join(methods)} computed.", ""]
+    if gif:
+        lines += [f"![The map of every epoch, animated]({gif})", ""]
+    lines += ["Open it ready to play, nothing to train:", "", "```", f"ttv app   # then open ?run=hf://{repo}",
+              f"python -c \"import ttv_core; ttv_core.load_dynamics('hf://{repo}')\"", "```", ""]
+    rows = [(method, figures.get(method)) for method in methods if figures.get(method)]
+    if rows:
+        last = {method: max(spec["epochs"]) for method, spec in methods.items()}
+        lines += ["| method | epoch | " + " | ".join(CARD_FIGURES.values()) + " |",
+                  "|---|---|" + "---|" * len(CARD_FIGURES)]
+        for method, values in rows:
+            cells = [f"{values[k]:.3f}" if isinstance(values.get(k), (int, float)) else "–" for k in CARD_FIGURES]
+            lines.append(f"| {method} | {last[method]} | " + " | ".join(cells) + " |")
+        lines.append("")
+    lines.append(f"Published with ttv (results format {manifest['version']}, code version {manifest['code_version']}).")
+    return "\n".join(lines) + "\n"
+
+
 def _git_blob_sha1(data: bytes) -> str:
     return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
 
