@@ -31,6 +31,7 @@ PAGES = [
     ("territories", "Territories", ":material/animation:"),
     ("metrics", "Metrics", ":material/monitoring:"),
     ("samples", "Samples", ":material/scatter_plot:"),
+    ("share", "Share", ":material/share:"),
 ]
 
 

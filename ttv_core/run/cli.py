@@ -80,6 +80,7 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--layout", choices=LAYOUTS, default="original", help="file names (default %(default)s)")
     export.add_argument("--out", required=True, help="folder to write into")
     export.set_defaults(handler=_cmd_export)
+    _add_render_parser(commands)
 
     app = commands.add_parser("app", help="start the dashboard in the browser (needs: pip install \"ttv[app]\")")
     app.add_argument("--port", type=int, default=8501, help="port to serve on (default %(default)s)")
@@ -87,6 +88,29 @@ def build_parser() -> argparse.ArgumentParser:
                      help="further `streamlit run` options, after --, e.g. -- --server.headless=true")
     app.set_defaults(handler=_cmd_app)
     return parser
+
+
+def _add_render_parser(commands) -> None:
+    from ..draw.frames import FrameStyle
+    from .render import DEFAULT_FPS, FORMATS
+    from .visualize import METHODS
+
+    render = commands.add_parser("render", help="the animation as GIF, MP4 or one HTML file, an epoch as PNG, the "
+                                 "figures as CSV or JSON, or the results as a zip (missing maps computed first)")
+    _add_visualization_arguments(render)
+    render.add_argument("--method", choices=METHODS, default="proxy", help="which maps (default %(default)s)")
+    render.add_argument("--format", help=f"{', '.join(FORMATS)} (default: the one --out's suffix names)")
+    render.add_argument("--out", required=True, help="the file to write")
+    render.add_argument("--epoch", type=int, help="--format png: the epoch drawn (default: the last of --epochs)")
+    render.add_argument("--colour", default=FrameStyle.colour_by, help="dot colour: label or prediction "
+                        "(default %(default)s; the other rings a misclassified dot)")
+    render.add_argument("--size", type=int, default=FrameStyle.size, help="frame width in pixels for a square map, "
+                        "about as many pixels in all for another shape (default %(default)s)")
+    render.add_argument("--frame", default="follow", help="follow: each epoch's window fits its dots; whole: one "
+                        "window for every epoch (default %(default)s)")
+    render.add_argument("--fps", type=float, default=DEFAULT_FPS, help="epochs per second (default %(default)s)")
+    render.add_argument("--title", help="the run's name on the pictures (default: its folder's name)")
+    render.set_defaults(handler=_cmd_render)
 
 
 def _add_visualization_arguments(parser: argparse.ArgumentParser) -> None:
@@ -226,6 +250,43 @@ def _cmd_export(args: argparse.Namespace) -> int:
     else:
         write_results(visualization, args.out, overwrite=args.overwrite)
     _progress(f"wrote {args.out}")
+    return 0
+
+
+def _cmd_render(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
+    from tqdm import tqdm
+
+    from .._io import atomic_write_bytes
+    from ..data.dynamics import SPLITS
+    from ..draw.frames import COLOUR_BY
+    from .render import ANIMATIONS, check_format, check_fps, export, export_style
+
+    kind = check_format(args.format, args.out)  # every flag is checked before the run is opened and fitted
+    if Path(args.out).is_dir() or (Path(args.out).exists() and not args.overwrite):
+        raise DataError(f"{args.out}: already exists; pass --overwrite to replace the file, or choose another --out.")
+    if args.colour not in COLOUR_BY:
+        raise ConfigError(f"--colour {args.colour!r}: use {' or '.join(COLOUR_BY)}.")
+    if args.frame not in ("follow", "whole"):
+        raise ConfigError(f"--frame {args.frame!r}: use follow (each epoch's window fits its dots) or whole.")
+    if args.epoch is not None and kind != "png":
+        raise ConfigError(f"--epoch draws one epoch with --format png; --format {kind} takes the epochs of --epochs.")
+    fps = _flags(check_fps, fps=args.fps)
+    style = _flags(export_style, size=args.size, colour_by=args.colour, follow=args.frame == "follow")
+    args.epochs = args.epochs if args.epochs is not None or args.epoch is None else str(args.epoch)
+    visualization = _visualization(args, args.method)
+    if args.epoch is not None and args.epoch not in visualization.epochs_:
+        raise ConfigError(f"--epoch {args.epoch} is not among --epochs {args.epochs}: pick one of them.")
+    if kind in ("csv", "json", "zip"):
+        _figures(visualization)
+    start, present = time.perf_counter(), tuple(s for s in SPLITS if s == "train" or visualization.dynamics.n_test)
+    with tqdm(total=len(visualization.epochs_), unit="frame", file=sys.stderr, desc=kind,
+              disable=kind not in ANIMATIONS) as bar:
+        data = export(visualization, kind, replace(style, splits=present), epoch=args.epoch, fps=fps,
+                      title=args.title, on_frame=lambda done, total: bar.update(1))
+    atomic_write_bytes(args.out, data)
+    _progress(f"wrote {args.out} ({len(data) / 1e6:.2f} MB) in {time.perf_counter() - start:.1f} s")
     return 0
 
 
