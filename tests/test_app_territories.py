@@ -244,3 +244,11 @@ def test_comparing_with_a_method_without_maps_says_so(tmp_path):
     at = open_app(PAGE, view_config=VIEW_CONFIG, run=str(run), method="proxy", compare="method:al")
     assert not at.exception and player(at)["compare"] is None
     assert any("**TrustVis + active learning** has no maps yet" in info.value for info in at.info)
+
+
+def test_the_view_downloads_as_png_gif_and_html_built_when_pressed(mapped_run):
+    at = open_app(PAGE, view_config=VIEW_CONFIG, run=str(mapped_run), epoch="3")
+    assert not at.exception
+    buttons = {button.proto.label: button.proto for button in at.get("download_button")}
+    assert {"Epoch 3 (PNG)", "Animation (GIF)", "Player (HTML)"} <= set(buttons)
+    assert all(not proto.disabled for proto in buttons.values())

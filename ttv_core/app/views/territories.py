@@ -156,7 +156,25 @@ def go_to_sample() -> None:
         st.rerun()
 
 
+def downloads() -> None:
+    """This view as files, built when a button is pressed (the Share page has every format and size)."""
+    from ttv_core.run import render
+
+    stem = "".join(c if c.isalnum() or c in "-_" else "-" for c in render.run_name(maps))[:40] or "run"
+    offers = [("png", f"Epoch {shown} (PNG)", ":material/image:"), ("gif", "Animation (GIF)", ":material/gif_box:"),
+              ("html", "Player (HTML)", ":material/play_circle:")]
+    columns = st.columns([1, 1, 1, 1], vertical_alignment="center")
+    for column, (kind, label, icon) in zip(columns, offers):
+        column.download_button(
+            label, data=lambda kind=kind: render.export(maps, kind, style, epoch=shown if kind == "png" else None),
+            file_name=f"{stem}-{method}{f'-epoch{shown}' if kind == 'png' else ''}.{kind}", mime=render.MIME_TYPES[kind],
+            on_click="ignore", icon=icon, key=f"territory_download_{kind}", disabled=training,
+            help="As shown here: colouring, samples and frame. Built when pressed (seconds).")
+    columns[3].page_link(page_path("share"), label="More formats", icon=":material/share:")
+
+
 go_to_sample()
+downloads()
 if method == "umap":
     st.caption("The UMAP baseline draws no territories: it cannot take a point of the canvas back to the "
                "classifier's space. Choose a TrustVis method in the sidebar to see them.")
