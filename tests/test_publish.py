@@ -139,3 +139,17 @@ def test_the_dataset_card_shows_the_link_the_animation_and_the_figures(fitted):
     assert card.startswith("---\ntags:\n- ttv") and "?run=hf://alice/tiny" in card and "](animation.gif)" in card
     row = next(line for line in card.splitlines() if line.startswith("| proxy | 3 |"))
     assert f"{figures['ppr_train']:.3f}" in row and row.count("|") == 2 + 1 + len(published.CARD_FIGURES)
+
+
+def test_ttv_publish_computes_what_is_missing_and_uploads_the_card_and_animation(tmp_path, monkeypatch, capsys):
+    from ttv_core.run.cli import main as cli
+
+    run = make_small_run(tmp_path / "run")
+    hub = FakeHub()
+    monkeypatch.setattr(published, "_api", lambda token: hub)
+    flags = ["--cache-dir", str(tmp_path / "cache"), "--max-passes", "2", "--warm-max-passes", "2", "--resolution", "24"]
+    assert cli(["publish", str(run), "--repo", "alice/cli-run", "--methods", "proxy", *flags]) == 0
+    assert {"README.md", "animation.gif", published.MANIFEST, "ttv_run.json"} <= set(hub.files)
+    assert "](animation.gif)" in hub.files["README.md"].decode() and "?run=hf://alice/cli-run" in capsys.readouterr().err
+    assert cli(["publish", str(run), "--repo", "alice/cli-run", "--methods", "tsne", *flags]) == 2
+    assert "--methods 'tsne': list some of proxy, al, umap" in capsys.readouterr().err

@@ -81,6 +81,9 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--out", required=True, help="folder to write into")
     export.set_defaults(handler=_cmd_export)
     _add_render_parser(commands)
+    from .publish import add_parser as add_publish_parser
+
+    add_publish_parser(commands, _add_visualization_arguments)
 
     app = commands.add_parser("app", help="start the dashboard in the browser (needs: pip install \"ttv[app]\")")
     app.add_argument("--port", type=int, default=8501, help="port to serve on (default %(default)s)")

@@ -22,7 +22,7 @@ import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from ..config import VisConfig
 from ..errors import ConfigError, DataError
@@ -144,11 +144,12 @@ class PublishReport:
 
 
 def publish(run_folder: str | Path, repo: str, *, methods: list[str], config: VisConfig | None = None,
-            cache_dir=None, token: str | None = None, card: str | None = None, extra: dict[str, bytes] | None = None,
-            api=None) -> PublishReport:
+            cache_dir=None, token: str | None = None, card: str | Callable[[dict], str] | None = None,
+            extra: dict[str, bytes] | None = None, api=None) -> PublishReport:
     """Upload the ttv run at ``run_folder`` and the results of ``methods`` to the dataset repository
     ``repo`` (``owner/name``; created if missing) in one commit, skipping files the repository already
-    holds with the same content. ``card``: the dataset card (README.md); ``extra``: more files by path
+    holds with the same content. ``card``: the dataset card (README.md), or a function of the results'
+    manifest that writes it (:func:`dataset_card`); ``extra``: more files by path
     (e.g. the animation's GIF). ``api``: an ``huggingface_hub.HfApi`` (tests pass a stand-in)."""
     from ..data.load import load_dynamics
     from ..data.runformat import is_run
@@ -167,7 +168,7 @@ def publish(run_folder: str | Path, repo: str, *, methods: list[str], config: Vi
     files.update(results)
     files[MANIFEST] = (json.dumps(manifest, indent=1, sort_keys=True) + "\n").encode()
     if card is not None:
-        files["README.md"] = card.encode()
+        files["README.md"] = (card(manifest) if callable(card) else card).encode()
     files.update(extra or {})
     api = api or _api(token)
     try:
@@ -258,3 +259,43 @@ def import_results(folder: str | Path, cache_dir=None) -> Published | None:
                     continue  # a damaged file: the viewer computes that result instead
                 imported += 1
     return Published(config, methods, imported, same_code)
+
+
+# -- the command line: ttv publish RUN --repo owner/name [--methods proxy,al] ------------------------------
+def add_parser(commands, add_visualization_arguments) -> None:
+    """``ttv publish``: its flags are the visualization's (the maps published are those of these settings)."""
+    command = commands.add_parser("publish", help="upload a ttv run with its maps (computed first if missing) to a "
+                                  "Hugging Face dataset repository, with a dataset card and the animation")
+    add_visualization_arguments(command)
+    command.add_argument("--repo", required=True, help="owner/name of the dataset repository (created if missing)")
+    command.add_argument("--methods", default="proxy", help="comma-separated: proxy, al, umap (default %(default)s)")
+    command.set_defaults(handler=command_publish)
+
+
+def command_publish(args) -> int:
+    """Compute what is missing, then publish (the token: HF_TOKEN or `hf auth login`)."""
+    from .cli import _figures, _progress, _visualization
+    from .render import animation_gif
+    from .visualize import METHODS
+
+    methods = [name.strip() for name in str(args.methods).split(",") if name.strip()]
+    if not methods or any(name not in METHODS for name in methods):
+        raise ConfigError(f"--methods {str(args.methods)[:60]!r}: list some of {', '.join(METHODS)}, comma-separated.")
+    if not re.fullmatch(r"[A-Za-z0-9][\w.-]*/[\w.-]+", args.repo or ""):
+        raise ConfigError(f"--repo must be owner/name, e.g. alice/digits-run; got {str(args.repo)[:60]!r}.")
+    fitted = {}
+    for method in methods:
+        fitted[method] = _visualization(args, method)
+        _figures(fitted[method])
+    first = fitted[methods[0]]
+    gif = animation_gif(first)
+
+    def card(manifest: dict) -> str:
+        last = {name: v.figures(max(v.results_)) for name, v in fitted.items() if v.results_}
+        return dataset_card(first.dynamics, args.repo, manifest, last, gif="animation.gif")
+
+    report = publish(first.dynamics.folder, args.repo, methods=methods, config=first.config, cache_dir=args.cache_dir,
+                     card=card, extra={"animation.gif": gif})
+    _progress(f"published {len(report.uploaded)} changed file(s), {len(report.unchanged)} unchanged: open it with "
+              f"ttv app and ?run={report.url}, or load_dynamics({report.url!r})")
+    return 0
