@@ -125,3 +125,12 @@ def test_a_hosted_server_trains_the_demo_only(tmp_path, monkeypatch):
     assert not at.exception and "train_job" not in at.session_state
     assert any("read-only: it trains the built-in demo only" in warning.value for warning in at.warning)
     assert not [job for job in session.registry()._jobs.values() if job.key[0] == str(run)]
+
+
+@pytest.mark.parametrize("address, headers, local", [
+    ("127.0.0.1", [], True), ("::1", [], True), ("::ffff:127.0.0.1", ["Host"], True),
+    ("::ffff:10.0.0.7", [], False), ("192.168.1.5", [], False), ("127.0.0.1", ["X-Forwarded-For"], False),
+    ("127.0.0.1", ["x-real-ip"], False), ("nonsense", [], False),
+])
+def test_who_counts_as_a_visitor_on_this_machine(address, headers, local):
+    assert server.is_local(address, headers) is local

@@ -153,3 +153,16 @@ def test_ttv_publish_computes_what_is_missing_and_uploads_the_card_and_animation
     assert "](animation.gif)" in hub.files["README.md"].decode() and "?run=hf://alice/cli-run" in capsys.readouterr().err
     assert cli(["publish", str(run), "--repo", "alice/cli-run", "--methods", "tsne", *flags]) == 2
     assert "--methods 'tsne': list some of proxy, al, umap" in capsys.readouterr().err
+
+
+def test_the_share_page_publishes_and_gives_the_link(mapped_run, monkeypatch):
+    hub = FakeHub()
+    monkeypatch.setattr(published, "_api", lambda token: hub)
+    at = open_app("share", view_config=VIEW_CONFIG, run=str(mapped_run), method="proxy")
+    assert not at.exception
+    at.text_input(key="share_repo").input("alice/shared").run()
+    at.button(key="share_publish").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert {"animation.gif", "README.md", published.MANIFEST} <= set(hub.files)
+    assert any("run=hf://alice/shared" in code.value for code in at.code)
+    assert json.loads(hub.files[published.MANIFEST])["methods"] == {"proxy": {"epochs": [1, 2, 3, 4]}}

@@ -111,14 +111,28 @@ def _short(text: str, limit: int = 60) -> str:
 
 
 def visitor_is_local() -> bool:
-    """Whether the visitor connects from this machine (loopback); True outside a server (bare mode, tests)."""
+    """Whether the visitor connects from this machine (loopback, not through a proxy that forwards others);
+    True outside a server (bare mode, tests)."""
     try:
-        address = st.context.ip_address
+        address, headers = st.context.ip_address, st.context.headers
     except Exception:
         return True
     if not address or not isinstance(address, str):  # no connection: bare mode, or Streamlit's AppTest
         return True
     try:
-        return ipaddress.ip_address(address).is_loopback
+        names = list(headers.keys())
+    except (AttributeError, TypeError):
+        names = []
+    return is_local(address, names)
+
+
+def is_local(address: str, header_names) -> bool:
+    """Whether a connection from ``address`` with these request headers comes from this machine itself."""
+    if {str(name).lower() for name in header_names} & {"x-forwarded-for", "x-real-ip", "forwarded"}:
+        return False  # a reverse proxy on this machine speaks for visitors from anywhere
+    try:
+        parsed = ipaddress.ip_address(address)
     except ValueError:
         return False
+    parsed = getattr(parsed, "ipv4_mapped", None) or parsed  # "::ffff:127.0.0.1", as Streamlit reports it
+    return parsed.is_loopback

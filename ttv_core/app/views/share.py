@@ -108,3 +108,74 @@ if built is not None and built[0] == asked:
     st.success(f"Built {plain(name)} in {seconds:.1f} s ({megabytes(len(data))}).", icon=":material/check:")
     st.download_button(f"Download {KINDS[kind].split(':')[0]}", data, file_name=name, mime=render.MIME_TYPES[kind],
                        on_click="ignore", key="share_download", icon=":material/download:")
+
+
+def operator_token() -> str | None:
+    """The server's own Hugging Face token (the app's secrets or HF_TOKEN); None: huggingface_hub's login."""
+    import os
+
+    try:
+        secret = st.secrets.get("HF_TOKEN")
+    except Exception:  # no secrets file
+        secret = None
+    return secret or os.environ.get("HF_TOKEN") or None
+
+
+def open_link(reference: str) -> str:
+    """The address that opens ``reference`` on this server's Territories page at the view shown."""
+    base = str(st.context.url or "").split("?")[0].rsplit("/", 1)[0] or "http://localhost:8501"
+    query = {"run": reference, "method": method, "epoch": str(epochs[-1])}
+    from urllib.parse import urlencode
+
+    return f"{base}/territories?{urlencode(query, safe=':/@')}"
+
+
+def publish_section() -> None:
+    """Upload this run with its maps to a Hugging Face dataset repository; show the link that opens it."""
+    from ttv_core.app.settings import ServerSettings
+    from ttv_core.data.runformat import is_run
+    from ttv_core.run.publish import dataset_card, publish
+
+    st.divider()
+    st.subheader("Publish to the Hugging Face Hub")
+    location = str(dynamics.location)
+    if location.startswith("hf://"):
+        st.markdown("This run is published. Anyone can open it, ready to play, with this link:")
+        st.code(open_link(location), language=None)
+    folder = getattr(dynamics, "folder", None)
+    if folder is None or not is_run(folder):
+        st.caption("Only ttv runs can be published (an original-layout folder ships code): record it with "
+                   "ttv.Recorder first.")
+        return
+    st.caption("Uploads the run (no code), the maps and figures of the methods you pick, a dataset card and the "
+               "animation, to a dataset repository; a second publish sends only what changed.")
+    trusted = ServerSettings.current().trusted_visitor()
+    repo_column, methods_column = st.columns(2)
+    repo = repo_column.text_input("Repository (owner/name)", key="share_repo", placeholder="alice/digits-run")
+    have = [m for m in session.METHOD_NAMES if session.maps(m).results_]
+    chosen = methods_column.multiselect("Methods", have, default=[method] if method in have else have[:1],
+                                        format_func=session.METHOD_NAMES.get, key="share_methods")
+    token = st.text_input("Hugging Face token (write access)", type="password", key="share_token",
+                          help="From huggingface.co/settings/tokens. Used for this upload only, never stored."
+                          + (" Leave empty to use this server's own token or login." if trusted else ""))
+    if not trusted and not token:
+        st.caption("This server publishes with your own token only.")
+    if st.button("Publish", icon=":material/cloud_upload:", key="share_publish",
+                 disabled=not (repo and chosen and (token or trusted))):
+        try:
+            with st.spinner(f"Publishing to {plain(repo)}…"):
+                first = session.maps(chosen[0])
+                gif = render.animation_gif(first, render.export_style())
+                last = {m: session.maps(m).figures(max(session.maps(m).results_), compute=False) for m in chosen}
+                report = publish(folder, repo, methods=chosen, config=session.view_config(),
+                                 token=token or (operator_token() if trusted else None), extra={"animation.gif": gif},
+                                 card=lambda manifest: dataset_card(dynamics, repo, manifest, last, gif="animation.gif"))
+        except ttv_core.TTVError as error:
+            st.error(plain(error))
+            return
+        st.success(f"Published: {len(report.uploaded)} file(s) sent, {len(report.unchanged)} unchanged. Open it with:",
+                   icon=":material/check:")
+        st.code(open_link(report.url), language=None)
+
+
+publish_section()
