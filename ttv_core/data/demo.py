@@ -144,11 +144,15 @@ def make_demo(
     return Path(out)
 
 
+def demo_path(cache_dir: str | os.PathLike | None = None, *, config: DemoConfig = DemoConfig()) -> Path:
+    """Where :func:`ensure_demo` keeps the demo run for ``config`` (built or not: nothing is made here)."""
+    return resolve_cache_dir(cache_dir) / "demo" / f"digits-{config.key()}"
+
+
 def ensure_demo(cache_dir: str | os.PathLike | None = None, *, config: DemoConfig = DemoConfig()) -> Path:
     """The demo run for ``config`` in the cache, built on first use (a few seconds) and reused after.
 
     Built in a temporary folder and renamed into place, so two processes asking at once never see
     half a run; the loser of that race simply uses the winner's run.
     """
-    target = resolve_cache_dir(cache_dir) / "demo" / f"digits-{config.key()}"
-    return runformat.build_once(target, lambda folder: make_demo(folder, config=config))
+    return runformat.build_once(demo_path(cache_dir, config=config), lambda folder: make_demo(folder, config=config))
