@@ -3,9 +3,14 @@
 Epoch e's map is warm-started from epoch e-1's, except at a keyframe (every ``stretch_epochs``-th
 epoch), which starts from the keyframe before it. Everything here counts positions in the run's
 epoch list (a run may record epochs 2, 4, 6, ...), never epoch numbers.
+
+Each map is stored under :func:`epoch_key`, which includes the key of the map it starts from, so
+:func:`mapped_through` can tell which maps the cache holds by computing keys, without reading a map.
 """
 
 from __future__ import annotations
+
+from .store import result_key
 
 
 def chain_basis(index: int, stretch_epochs: int) -> int | None:
@@ -37,3 +42,28 @@ def chain_of(run_epochs: list[int], asked: list[int], stretch_epochs: int, known
             needed.add(run_epochs[index])
             index = chain_basis(index, stretch_epochs)
     return sorted(needed)
+
+
+def epoch_key(fingerprint: str, epoch: int, method: str, config, basis_key: str | None) -> str:
+    """The cache key of ``method``'s map of ``epoch`` (data ``fingerprint``) with ``config`` (a VisConfig),
+    started from the result stored under ``basis_key`` (None for a chain's first epoch)."""
+    return result_key("epoch", method=method, data=fingerprint, epoch=epoch, config=config.key_for(method),
+                      basis=basis_key)
+
+
+def mapped_through(dynamics, method: str, config, store) -> int | None:
+    """The last epoch up to which ``store`` holds every map of ``method`` (with ``config``): what a
+    read-only :meth:`Visualization.fit` would find; None for none. Only keys are computed and looked up
+    (one fingerprint per epoch, from recorded digests), never a map read: cheap enough for a list of runs."""
+    epochs, stretch = list(dynamics.epochs), config.layout.stretch_epochs
+    chained_method = "umap" if method == "umap" else "proxy"
+    chained: dict[int, str] = {}
+    last = None
+    for index, epoch in enumerate(epochs):
+        basis = chain_basis(index, stretch)
+        fingerprint = dynamics.fingerprint(epoch)
+        key = epoch_key(fingerprint, epoch, chained_method, config, None if basis is None else chained[basis])
+        if key not in store or (method == "al" and epoch_key(fingerprint, epoch, "al", config, key) not in store):
+            break
+        chained[index], last = key, epoch
+    return last

@@ -37,7 +37,7 @@ from ..devices import resolve_device
 from ..fit.train import cpu_threads
 from ..canvas import Extent, epoch_windows, extent_of
 from ..draw.territory import Territory, render_territory
-from .chain import chain_basis, chain_of, is_keyframe_index
+from .chain import chain_basis, chain_of, epoch_key, is_keyframe_index
 
 METHODS = ("proxy", "al", "umap")
 SLIM = "/slim"  # a result's key + this: the result without its model, for slim reads (Visualization.fit)
@@ -236,9 +236,7 @@ class Visualization:
 
         Returns (None, False) for a result cut short by ``stop``, or not cached when not ``may_compute``.
         """
-        key = result_key("epoch", method=method, data=self.dynamics.fingerprint(epoch), epoch=epoch,
-                         config=self.config.key_for(method),
-                         basis=None if basis is None else basis.key)
+        key = epoch_key(self.dynamics.fingerprint(epoch), epoch, method, self.config, None if basis is None else basis.key)
         if not may_compute:
             result = self._read_slim(key) if self._slim else self.store.get(key)
             if result is not None:
