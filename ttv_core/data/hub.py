@@ -116,3 +116,52 @@ def fetch(text: str) -> Path:
         if not folder.is_dir():
             raise DataError(f"{text}: the dataset {reference.repo_id} has no folder {reference.subfolder!r}.")
     return folder
+
+
+CARD = "README.md"  # a published run's dataset card (ttv_core.run.publish.dataset_card)
+CARD_ANIMATION = "animation.gif"  # the animation the card shows
+CARD_LIMIT = 20_000_000  # bytes: a card's file larger than this is not read (a card is text and one GIF)
+
+
+def fetch_card(text: str) -> tuple[str, bytes | None]:
+    """The dataset card (README.md) of the repository ``text`` names, and its animation (animation.gif, None
+    where it has none or it cannot be fetched): two files, downloaded into the Hub's cache or read from it,
+    never the run itself. A ``/subfolder`` reference reads the files in that folder.
+
+    Raises
+    ------
+    DataError
+        The card cannot be fetched: offline and not in the cache, no such repository, or no card.
+    """
+    reference = parse_reference(text)
+    try:
+        from huggingface_hub import errors as hub_errors
+        from huggingface_hub import hf_hub_download
+    except ImportError:  # pragma: no cover - huggingface_hub is in requirements.txt
+        raise DataError("Reading from the Hugging Face Hub needs huggingface_hub: pip install huggingface_hub") from None
+    prefix = f"{reference.subfolder}/" if reference.subfolder else ""
+
+    def read(name: str) -> bytes:
+        path = Path(hf_hub_download(reference.repo_id, prefix + name, repo_type="dataset", revision=reference.revision))
+        if path.stat().st_size > CARD_LIMIT:
+            raise DataError(f"{text}: its {name} is over {CARD_LIMIT // 1_000_000} MB; not read.")
+        return path.read_bytes()
+
+    try:
+        card = read(CARD).decode("utf-8", errors="replace")
+    except hub_errors.LocalEntryNotFoundError:
+        raise DataError(f"{text}: its card cannot be fetched: the Hub cannot be reached (offline, or HF_HUB_OFFLINE=1) "
+                        "and it is not in the local Hugging Face cache.") from None
+    except hub_errors.EntryNotFoundError:
+        raise DataError(f"{text}: the dataset has no card ({prefix}{CARD}).") from None
+    except hub_errors.RepositoryNotFoundError:
+        raise DataError(f"{text}: no dataset repository {reference.repo_id} on the Hugging Face Hub (or it is "
+                        "private or gated).") from None
+    except (hub_errors.HFValidationError, hub_errors.HfHubHTTPError, OSError) as error:
+        raise DataError(f"{text}: its card cannot be fetched from the Hugging Face Hub "
+                        f"({type(error).__name__}).") from None
+    try:
+        animation = read(CARD_ANIMATION)
+    except (DataError, hub_errors.EntryNotFoundError, hub_errors.HFValidationError, OSError):
+        animation = None  # a card without its picture still says what the run is
+    return card, animation

@@ -131,6 +131,31 @@ def dataset_card(dynamics, repo: str, manifest: dict, figures: dict[str, dict | 
     return "\n".join(lines) + "\n"
 
 
+def read_card(card: str) -> dict[str, Any]:
+    """What a dataset card says, for a list of published runs: its ``title`` (the first heading), its
+    ``summary`` (the paragraph after it, Markdown links reduced to their text) and its ``figures`` (the
+    rows of its table, header -> cell, as text). The inverse of :func:`dataset_card` for what it wrote;
+    any other card gives what it has (empty where it has nothing)."""
+    lines = card.splitlines()
+    if lines and lines[0].strip() == "---":  # the YAML front matter
+        end = next((i for i, line in enumerate(lines[1:], 1) if line.strip() == "---"), 0)
+        lines = lines[end + 1:]
+    title = next((line[2:].strip() for line in lines if line.startswith("# ")), "")
+    after = lines[next((i + 1 for i, line in enumerate(lines) if line.startswith("# ")), 0):]
+    paragraph = []
+    for line in after:
+        if line.strip().startswith(("#", "|", "```", "![")) or (not line.strip() and paragraph):
+            if paragraph:
+                break
+            continue
+        paragraph.append(line.strip())
+    summary = re.sub(r"!?\[([^\]]*)\]\([^)]*\)", r"\1", " ".join(paragraph)).strip()
+    rows = [[cell.strip() for cell in line.strip().strip("|").split("|")] for line in lines if line.strip().startswith("|")]
+    rows = [row for row in rows if not all(re.fullmatch(r":?-+:?", cell) for cell in row)]
+    figures = [dict(zip(rows[0], row)) for row in rows[1:] if len(row) == len(rows[0])] if rows else []
+    return {"title": title[:200], "summary": summary[:600], "figures": figures[:20]}
+
+
 def _git_blob_sha1(data: bytes) -> str:
     return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
 
