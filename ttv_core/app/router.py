@@ -10,6 +10,15 @@ Pages are the scripts in ``views/``, not ``pages/``: Streamlit treats ``.py`` fi
 to the main script as legacy auto-discovered pages and, on a fresh server, runs such a page *instead of*
 this router when a link points at it.
 
+Where a visitor lands. The root address with no ``?run=`` opens the built-in demo on Territories, where
+its animation trains and plays with nothing pressed: the demo *is* the run chosen by default, so a
+newcomer sees what ttv does before choosing anything. The **Datasets** page (first in the sidebar, any
+time) lists every run the server offers and opens one with a click (:mod:`ttv_core.app.datasets`); it is
+also what a visitor gets where no run can be shown: a linked or typed run that is missing or refused,
+or "Folder" / "Hugging Face" chosen with nothing typed. There the listing appears under the message,
+on the page asked for, so that fixing the choice in the sidebar (a corrected path, the permission to
+run a dataset's code) shows that page at once. The Datasets page itself opens no run.
+
 The choice is mirrored in the URL so that a link reopens the same run: ``?run=demo``,
 ``?run=/path/to/run`` or ``?run=hf://owner/name``. Permission to run code shipped with a dataset is
 deliberately left out of the URL: a link must never grant it. Which folders open and whose code runs
@@ -19,13 +28,14 @@ is the server operator's decision (:mod:`ttv_core.app.settings`), never a remote
 import streamlit as st
 
 import ttv_core
-from ttv_core.app import page_path, session
+from ttv_core.app import datasets, page_path, session
 from ttv_core.app.settings import ServerSettings
 from ttv_core.app.text import plain  # messages quote paths and names from the data or a link: text, never Markdown
 
 # One line per page, in the sidebar's order.
 LANDING = "territories"  # where a new visitor lands: the animation, which plays by itself
 PAGES = [
+    ("datasets", "Datasets", ":material/dataset:"),  # opens no run: the list of runs to choose from
     ("overview", "Overview", ":material/dashboard:"),
     ("train", "Train", ":material/model_training:"),
     ("territories", "Territories", ":material/animation:"),
@@ -136,8 +146,9 @@ def show_published(dynamics: ttv_core.TrainingDynamics) -> None:
 
 
 def open_chosen_run(reference: str, trust_code: bool, settings: ServerSettings) -> ttv_core.TrainingDynamics:
-    """Open the run where the server allows it, or show why it cannot be opened and stop. The dataset's
-    code runs if the visitor allowed it (only a trusted visitor is asked) or the operator did."""
+    """Open the run where the server allows it, or show why it cannot be opened, the runs it offers, and
+    stop. The dataset's code runs if the visitor allowed it (only a trusted visitor is asked) or the
+    operator did."""
     try:
         if reference == DEMO_RUN:
             return open_run(demo_folder(), False)
@@ -153,7 +164,15 @@ def open_chosen_run(reference: str, trust_code: bool, settings: ServerSettings) 
                      "for the datasets its operator allows. Open a ttv run, which holds no code, or ask the operator.")
     except ttv_core.TTVError as error:
         st.error(plain(error))
+    datasets.show(settings, inline=True)
     st.stop()
+
+
+def _name(dynamics: ttv_core.TrainingDynamics) -> str:
+    """A run's name for the Datasets page's recent list: its manifest's, else its folder's."""
+    manifest = getattr(dynamics, "manifest", None)
+    name = manifest.get("name") if isinstance(manifest, dict) else None
+    return str(name or str(dynamics.location).rstrip("/").rsplit("/", 1)[-1])
 
 
 def _land() -> None:
@@ -170,10 +189,19 @@ def main() -> None:
     page = st.navigation([st.Page(_land, title="ttv", default=True, visibility="hidden"), *pages])
     settings = ServerSettings.current()
     reference, trust_code = run_picker(settings)
+    opening = st.session_state.pop(datasets.OPEN_KEY, None)  # a Datasets card was pressed: on to its page
+    if opening is not None and reference is not None:
+        st.switch_page(page_path(opening), query_params={RUN_PARAM: reference})
+    if page.url_path == "datasets":
+        page.run()
+        return
     if reference is None:
-        st.info("Type the folder or the dataset to open in the sidebar.")
+        st.info("Type the folder or the dataset to open in the sidebar, or pick a run below.")
+        datasets.show(settings, inline=True)
         st.stop()
     st.session_state.dynamics = open_chosen_run(reference, trust_code, settings)
+    if reference != DEMO_RUN:  # the demo has its own card
+        datasets.remember(reference, _name(st.session_state.dynamics))
     if reference.startswith(HUB_PREFIX):
         show_published(st.session_state.dynamics)
     st.session_state[session.DEMO_KEY] = reference == DEMO_RUN

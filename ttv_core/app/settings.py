@@ -1,5 +1,5 @@
-"""What the server's operator decides, never a visitor: which folders runs may be opened from, and whose
-dataset code may run.
+"""What the server's operator decides, never a visitor: which folders runs may be opened from, whose
+dataset code may run, and which published runs the Datasets page offers.
 
 Set in the environment, or in a ``[ttv]`` table of the app's secrets (``.streamlit/secrets.toml``, or
 Streamlit Community Cloud's Secrets box); the environment wins::
@@ -8,6 +8,7 @@ Streamlit Community Cloud's Secrets box); the environment wins::
     hosted = true                       # TTV_HOSTED=1: visitors are strangers
     data_root = "/srv/runs"             # TTV_DATA_ROOT=/srv/runs (several: separated by os.pathsep)
     code_allowed = ["yvonne1123/training_dynamic", "/srv/runs/lab"]  # TTV_CODE_ALLOWED, comma-separated
+    published = ["alice/digits-run", "bob/cifar-run"]   # TTV_PUBLISHED, comma-separated
 
 - **Folders.** With a data root, a typed folder or ``?run=`` path opens only if it lies inside one (a
   relative path is read from the first); anything else is refused with one message that says nothing
@@ -17,6 +18,10 @@ Streamlit Community Cloud's Secrets box); the environment wins::
   server that is not hosted may allow it with a tick, as before. Anyone else gets it only for the
   datasets the operator listed in ``code_allowed``: a Hub dataset (``owner/name``), every dataset of an
   owner (``owner/*``) or a folder (every run under it). A hosted server runs no dataset code otherwise.
+- **Published runs** (``published``): Hugging Face dataset repositories (``owner/name``, or any reference
+  ``hf://`` takes) that the Datasets page lists with their dataset card, fetched when the page is shown
+  (the card and its GIF only, never the run). The Datasets page also lists every run under the data
+  roots, found from their manifests (:mod:`ttv_core.data.catalog`); without a data root it lists none.
 """
 
 from __future__ import annotations
@@ -56,6 +61,7 @@ class ServerSettings:
     hosted: bool = False
     data_roots: tuple[Path, ...] = ()
     code_allowed: tuple[str, ...] = ()
+    published: tuple[str, ...] = ()
 
     @classmethod
     def current(cls) -> "ServerSettings":
@@ -64,7 +70,8 @@ class ServerSettings:
         hosted = os.environ.get("TTV_HOSTED", str(secrets.get("hosted", ""))).strip().lower() in ("1", "true", "yes")
         roots = _listed(os.environ.get("TTV_DATA_ROOT", secrets.get("data_root")), os.pathsep)
         allowed = _listed(os.environ.get("TTV_CODE_ALLOWED", secrets.get("code_allowed")), ",")
-        return cls(hosted, tuple(Path(root).expanduser().resolve() for root in roots), allowed)
+        published = _listed(os.environ.get("TTV_PUBLISHED", secrets.get("published")), ",")
+        return cls(hosted, tuple(Path(root).expanduser().resolve() for root in roots), allowed, published)
 
     def trusted_visitor(self) -> bool:
         """Whether this visitor may decide for the server: on its own machine, of a server not hosted."""
