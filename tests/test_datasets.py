@@ -64,7 +64,7 @@ def test_a_card_opens_its_run_with_one_click_and_the_run_is_then_recent(data_roo
     assert at.query_params["run"] == "ttv-run" and at.title[0].value == plain("ttv-run")  # its Overview
     assert at.radio(key="run_source").value == "folder" and at.text_input(key="run_location").value == "ttv-run"
     again = open_app("datasets")
-    assert again.button(key="datasets_recent:ttv-run").label.startswith("ttv-run")
+    assert again.button(key="datasets_recent:ttv-run").label.replace("\\", "").startswith("ttv-run")  # as text
 
 
 def test_a_card_says_which_maps_the_cache_holds_and_opens_them_on_territories(mapped_run, monkeypatch):

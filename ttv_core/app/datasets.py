@@ -247,7 +247,7 @@ def recent_section(settings: ServerSettings) -> None:
         return
     for reference, name, where in entries:
         hub = reference.startswith("hf://")
-        st.button(f"{name} · {where}" if name and name != where else where, key=f"datasets_recent:{reference}",
+        st.button(plain(f"{name} · {where}" if name and name != where else where), key=f"datasets_recent:{reference}",
                   icon=ICONS["hub" if hub else "ttv"], on_click=choose, width="stretch",
                   args=("hub" if hub else "folder", reference.removeprefix("hf://") if hub else reference, "overview"))
 
