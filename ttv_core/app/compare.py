@@ -82,7 +82,8 @@ def pane(choice: tuple[str | None, Any], *, method: str, epochs: list[int], show
         with st.spinner(f"Rendering epoch {shown} of {name}…"):
             frame_with_predictions(other, shown, style)
     job = frame_job(session.registry(), other, style, first=min(other.results_, key=lambda e: abs(e - shown)))
-    follow_work(session.registry().generation, job.completed, job if job.active else None)
+    if job.active:
+        follow_work(session.registry().generation, job.completed, job)
     have = [e for e in epochs if e in other.results_]
     pictures = {e: picture for e in have if (picture := cached_frame(other, e, style)) is not None}
     urls = dict(zip(pictures, media_urls(list(pictures.values()), "ttv_player.compare_frame")))

@@ -47,7 +47,8 @@ def interactive_predictions(location: str, fingerprints: tuple[str, ...], epochs
 @st.fragment(run_every=2)
 def follow_work(seen: int, frames_seen: int | None = None, frames=None) -> None:
     """Reload the page when a background job stores new epochs or renders new frames, so the animation
-    grows as it trains and as its frames land."""
+    grows as it trains and as its frames land. Mounted only while such a job runs: every poll is a
+    script run, and ten idle pages polling kept a 2-core server too busy to answer them (bench_load)."""
     if session.registry().generation != seen or (frames is not None and frames.completed != frames_seen):
         st.rerun()
 
@@ -58,8 +59,8 @@ maps = session.maps()
 job = session.fit_job()
 if not maps.results_:
     job = session.train_demo_unasked() or job
-    follow_work(session.registry().generation)
     if job is not None and job.active:
+        follow_work(session.registry().generation)
         st.info(f"Training the **{session.METHOD_NAMES[method]}** maps of every epoch. The animation starts here "
                 "as soon as the first epoch is ready: nothing to press.", icon=":material/model_training:")
         st.progress(job.progress, text=session.progress_text(job))
@@ -104,7 +105,8 @@ if frame_key(maps, shown, style) not in maps.store:  # rendered here first: the 
     with st.spinner(f"Rendering epoch {shown}…"):
         frame_with_predictions(maps, shown, style)
 frames_job = frame_job(session.registry(), maps, style, first=shown)  # stops one for an older window or style
-follow_work(session.registry().generation, frames_job.completed, frames_job if frames_job.active else None)
+if training or frames_job.active:
+    follow_work(session.registry().generation, frames_job.completed, frames_job if frames_job.active else None)
 frames = {epoch: cached_frame(maps, epoch, style) for epoch in epochs}  # None: still rendering in the job
 rendered = [epoch for epoch in epochs if frames[epoch] is not None]
 if training:
