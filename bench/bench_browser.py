@@ -67,31 +67,6 @@ _COUNT_FRAMES = """(canvas, ms) => new Promise((resolve) => {
   const frames = Number(canvas.dataset.frames), start = performance.now();
   setTimeout(() => resolve([Number(canvas.dataset.frames) - frames, performance.now() - start]), ms);
 })"""
-# Move the slider to `index`; resolve with [ms until the frame for `epoch` is painted, ms until the
-# player drew again: the app's rerun (the "change" reports the epoch to Python) came back with new
-# data (null if not within `wait` ms)]. The "input" handler draws at once; only an update draws after.
-_SWITCH = """(canvas, [index, epoch, wait]) => new Promise((resolve) => {
-  const slider = canvas.getRootNode().querySelector("input.ttv-epoch-slider");
-  const start = performance.now();
-  slider.value = String(index);
-  slider.dispatchEvent(new Event("input", { bubbles: true }));
-  const drawn = Number(canvas.dataset.frames);
-  slider.dispatchEvent(new Event("change", { bubbles: true }));
-  const painted = () => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)));
-  const shown = () => canvas.dataset.epoch === String(epoch)
-    ? painted().then(() => performance.now() - start)
-    : new Promise((r) => requestAnimationFrame(r)).then(shown);
-  shown().then((frameMs) => {
-    const poll = () => {
-      if (Number(canvas.dataset.frames) > drawn) return resolve([frameMs, performance.now() - start]);
-      if (performance.now() - start > wait) return resolve([frameMs, null]);
-      setTimeout(poll, 5);
-    };
-    poll();
-  });
-})"""
-
-
 def gaussian_run(path: Path, *, n_train: int = 20_000, n_test: int = 2_000, dim: int = 64, n_classes: int = 10,
                  epochs: int = 10, seed: int = 0) -> Path:
     """A synthetic run: Gaussian classes whose centres drift apart epoch by epoch (mixed at epoch 1,
@@ -226,13 +201,15 @@ def epoch_switches(page, epochs: list[int], switches: int,
         current = browser.frame_state(page)["epoch"]
         index = int(rng.choice([i for i, e in enumerate(epochs) if e != current]))
         received.clear()
-        frame_ms, rerun_ms = canvas.evaluate(_SWITCH, [index, epochs[index], 15_000])
-        painted.append(frame_ms)
+        frame_ms, rerun_ms = canvas.evaluate(browser.SWITCH, [index, epochs[index], 15_000])[:2]
+        if frame_ms is not None:  # None: not painted within the wait (counted as not settled either)
+            painted.append(frame_ms)
         if rerun_ms is not None:
             settled.append(rerun_ms)
         browser.wait_until_idle(page)
         kilobytes.append(sum(received) / 1000)
-    return statistics.median(painted), statistics.median(settled) if settled else None, statistics.median(kilobytes)
+    return (statistics.median(painted) if painted else float("nan"), statistics.median(settled) if settled else None,
+            statistics.median(kilobytes))
 
 
 def first_visits(times: int) -> int:

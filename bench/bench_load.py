@@ -98,51 +98,6 @@ PROBE = re.compile(r"/[^/]+(/[^/]+)*/_stcore/(health|host-config)")  # streamlit
 IDLE = ('[data-testid="stApp"][data-test-connection-state="CONNECTED"]'
         ':not([data-test-script-state="running"]):not([data-test-script-state="initial"])')
 
-# Move the slider to `index`; resolve with [ms until `epoch`'s frame is painted (data-painted, then two
-# animation frames), ms until the player drew again: the app's rerun came back with its data (null for
-# either not within `wait` ms), whether the frame was out of sight (display: none) at some point before].
-# As bench_browser's _SWITCH, with data-painted, a limit on the paint and the visibility watched.
-_SWITCH = """(canvas, [index, epoch, wait]) => new Promise((resolve) => {
-  const slider = canvas.getRootNode().querySelector("input.ttv-epoch-slider");
-  let hidden = !canvas.checkVisibility();
-  const start = performance.now();
-  slider.value = String(index);
-  slider.dispatchEvent(new Event("input", { bubbles: true }));
-  const drawn = Number(canvas.dataset.frames);
-  slider.dispatchEvent(new Event("change", { bubbles: true }));
-  const painted = () => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)));
-  const shown = () => canvas.dataset.painted === String(epoch)
-    ? painted().then(() => performance.now() - start)
-    : performance.now() - start > wait ? Promise.resolve(null)
-    : new Promise((r) => setTimeout(r, 5)).then(shown);
-  // A player mounted anew (its canvas replaced) counts as back once its new canvas shows the epoch.
-  const current = () => {
-    if (canvas.isConnected) return null;
-    const found = [];
-    const walk = (root) => {
-      for (const node of root.querySelectorAll("*")) {
-        if (node.matches("canvas.ttv-frame")) found.push(node);
-        if (node.shadowRoot) walk(node.shadowRoot);
-      }
-    };
-    walk(document);
-    return found.find((node) => node.isConnected) || null;
-  };
-  shown().then((frameMs) => {
-    let remounted = false;
-    const poll = () => {
-      hidden = hidden || !canvas.checkVisibility();
-      const other = current();
-      remounted = remounted || !canvas.isConnected;
-      const back = other ? other.dataset.epoch === String(epoch) && Number(other.dataset.frames) > 0
-        : Number(canvas.dataset.frames) > drawn;
-      if (back) return resolve([frameMs, performance.now() - start, hidden, remounted]);
-      if (performance.now() - start > wait) return resolve([frameMs, null, hidden, remounted]);
-      setTimeout(poll, 5);
-    };
-    poll();
-  });
-})"""
 # The play button's label and the texts of Streamlit's exception elements and error boxes on the page.
 _LOOK = """canvas => [
   canvas.getRootNode().querySelector("button.ttv-play").getAttribute("aria-label"),
@@ -434,7 +389,7 @@ async def drive(page, name: str, epochs: list[int], start_at: float, seconds: fl
             index = rng.choice([i for i, e in enumerate(epochs) if e != current])
             began = time.perf_counter()
             paint_ms, rerun_ms, hidden, remounted = await canvas.evaluate(
-                _SWITCH, [index, epochs[index], SWITCH_TIMEOUT_S * 1000])
+                browser.SWITCH, [index, epochs[index], SWITCH_TIMEOUT_S * 1000])
             tally.hidden += bool(hidden)
             if remounted:
                 tally.remounts += 1

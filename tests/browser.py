@@ -178,3 +178,49 @@ def wait_player_ready(page, timeout: float = 60.0) -> float:
     page.locator(f'{FRAME}[data-ready="1"]').wait_for(state="attached", timeout=timeout * 1000)
     return time.perf_counter() - start
 
+
+# Used by bench/bench_browser.py and bench/bench_load.py (evaluate it on the frame canvas).
+# Move the slider to `index`; resolve with [ms until `epoch`'s frame is painted (data-painted, then two
+# animation frames), ms until the player drew again: the app's rerun came back with its data (null for
+# either not within `wait` ms), whether the frame was out of sight (display: none) at some point before].
+SWITCH = """(canvas, [index, epoch, wait]) => new Promise((resolve) => {
+  const slider = canvas.getRootNode().querySelector("input.ttv-epoch-slider");
+  let hidden = !canvas.checkVisibility();
+  const start = performance.now();
+  slider.value = String(index);
+  slider.dispatchEvent(new Event("input", { bubbles: true }));
+  const drawn = Number(canvas.dataset.frames);
+  slider.dispatchEvent(new Event("change", { bubbles: true }));
+  const painted = () => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)));
+  const shown = () => canvas.dataset.painted === String(epoch)
+    ? painted().then(() => performance.now() - start)
+    : performance.now() - start > wait ? Promise.resolve(null)
+    : new Promise((r) => setTimeout(r, 5)).then(shown);
+  // A player mounted anew (its canvas replaced) counts as back once its new canvas shows the epoch.
+  const current = () => {
+    if (canvas.isConnected) return null;
+    const found = [];
+    const walk = (root) => {
+      for (const node of root.querySelectorAll("*")) {
+        if (node.matches("canvas.ttv-frame")) found.push(node);
+        if (node.shadowRoot) walk(node.shadowRoot);
+      }
+    };
+    walk(document);
+    return found.find((node) => node.isConnected) || null;
+  };
+  shown().then((frameMs) => {
+    let remounted = false;
+    const poll = () => {
+      hidden = hidden || !canvas.checkVisibility();
+      const other = current();
+      remounted = remounted || !canvas.isConnected;
+      const back = other ? other.dataset.epoch === String(epoch) && Number(other.dataset.frames) > 0
+        : Number(canvas.dataset.frames) > drawn;
+      if (back) return resolve([frameMs, performance.now() - start, hidden, remounted]);
+      if (performance.now() - start > wait) return resolve([frameMs, null, hidden, remounted]);
+      setTimeout(poll, 5);
+    };
+    poll();
+  });
+})"""
