@@ -119,3 +119,26 @@ def test_huge_representations_are_refused_before_any_distance(tmp_path):
     np.save(path, array)
     with pytest.raises(DataError, match=r"train\.npy: representations reach 3e\+38; .*Scale the features down"):
         ttv_core.load_dynamics(run).representations(1)
+
+
+def test_a_hub_snapshot_is_keyed_by_its_blob_names_without_hashing_again(tmp_path, monkeypatch):
+    import hashlib
+    import os
+
+    run = make_small_run(tmp_path / "run")
+    forget_digests(run)  # a snapshot's files never match a record: their times are the download's
+    expected = ttv_core.load_dynamics(run).fingerprint(2)
+    snapshot, blobs = tmp_path / "hub" / "snapshots" / "abc", tmp_path / "hub" / "blobs"
+    blobs.mkdir(parents=True)
+    for path in sorted(run.rglob("*")):
+        if path.is_file():
+            target = snapshot / path.relative_to(run)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            if path.suffix == ".npy":  # large files: LFS blobs named by their SHA-256
+                blob = blobs / hashlib.sha256(path.read_bytes()).hexdigest()
+                blob.write_bytes(path.read_bytes())
+                os.symlink(blob, target)
+            else:
+                target.write_bytes(path.read_bytes())
+    monkeypatch.setattr(runformat, "file_digest", lambda *a, **k: pytest.fail("an LFS file was hashed again"))
+    assert ttv_core.load_dynamics(snapshot).fingerprint(2) == expected
