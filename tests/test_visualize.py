@@ -9,7 +9,8 @@ import ttv_core
 from ttv_core.run.cli import main
 from ttv_core.config import Runtime, VisConfig
 from ttv_core.fit.proxy import ProxyVisualizer
-from ttv_core.run.chain import chain_basis, chain_of
+import ttv_core.fit.proxy as proxy_module
+from ttv_core.run.chain import chain_basis, chain_of, landing_of, landing_share, mapped_through
 from ttv_core.run.store import ResultStore
 from ttv_core.run.visualize import SLIM, Visualization, load_visualizer
 
@@ -90,8 +91,15 @@ def test_chain_basis_starts_each_stretch_from_the_keyframe_before():
     epochs = list(range(1, 201))
     keyframes = list(range(1, 182, 20))  # 1, 21, ..., 181
     assert chain_of(epochs, [190], 20) == [*keyframes, *range(182, 191)]  # 19 fits, not 190
-    assert chain_of(epochs, [5, 190], 20) == [1, 2, 3, 4, 5, *keyframes[1:], *range(182, 191)]
+    assert chain_of(epochs, [5, 190], 20) == [*keyframes, 2, 3, 4, 5, *range(182, 191)]  # keyframes first
+    assert chain_of(epochs, [5], 20) == [1, 21, 2, 3, 4, 5]  # and the keyframe epoch 5's stretch lands on
     assert chain_of(epochs, [190], 20, known=(181,)) == list(range(182, 191))  # a worker given its keyframe
+    assert chain_of(epochs, [175], 20, known=(161, 181)) == list(range(162, 176))  # ... and the one it lands on
+    assert [landing_of(i, 3, 8) for i in range(8)] == [None, 3, 3, None, 6, 6, None, None]  # none after the last
+    assert [landing_share(i, 4) for i in range(5)] == [0.0, 0.25, 0.5, 0.75, 0.0]
+    now, then = np.array([[1, 2], [0, 2], [0, 1]]), np.array([[1, 2], [0, 1], [0, 1]])
+    np.testing.assert_allclose(landing_share(2, 4, now, then), [0.5, 0.25, 0.5])  # times the neighbours in common
+    assert landing_of(5, 0, 8) is None
     assert chain_of(epochs, [190], 0) == list(range(1, 191))
     assert chain_of([2, 4, 6, 8], [8], 2) == [2, 6, 8]  # positions in the run, not epoch numbers
 
@@ -109,6 +117,42 @@ def test_a_late_epoch_computes_only_its_stretch_and_the_keyframes(dynamics, tmp_
     whole = Visualization(dynamics, "proxy", config, tmp_path).fit()  # the same maps, read back
     np.testing.assert_array_equal(whole.results_[4].embeddings["train"], late.results_[4].embeddings["train"])
     assert whole.results_[3].key != Visualization(dynamics, "proxy", FAST, tmp_path).fit([3]).results_[3].key
+
+
+def test_a_stretch_lands_on_the_next_keyframe(dynamics, tmp_path, monkeypatch):
+    config = FAST.replace(stretch_epochs=2)  # keyframes 1 and 3; epoch 2 lands on 3, epoch 4 on none
+    calls, fit = [], ProxyVisualizer.fit
+
+    def recorded(self, representations, **kwargs):
+        calls.append((kwargs["landing"], kwargs["landing_share"]))
+        return fit(self, representations, **kwargs)
+
+    monkeypatch.setattr(ProxyVisualizer, "fit", recorded)
+    seen, report = _statuses(None)
+    chain = Visualization(dynamics, "proxy", config, tmp_path / "landing").fit(on_epoch_end=report)
+    assert [epoch for epoch, _ in seen] == [1, 3, 2, 4]  # the keyframes first
+    third = chain.results_[3]
+    layout = third.embeddings["train"] / np.float32(third.state["canvas"]["scale"])
+    assert calls[0][0] is None and calls[1][0] is None and calls[3][0] is None
+    np.testing.assert_allclose(calls[2][0], layout, rtol=1e-6)
+    share = calls[2][1]  # half way through the stretch, times each sample's neighbours shared with epoch 3
+    assert share.shape == (300,) and 0 < share.mean() and share.max() <= 0.5
+    with ResultStore(tmp_path / "landing") as store:  # the keys of stretch maps, computed without reading one
+        assert mapped_through(dynamics, "proxy", config, store) == 4
+    Visualization(dynamics, "proxy", config, tmp_path / "keyframes").fit([1, 3])
+    with ResultStore(tmp_path / "keyframes") as store:
+        assert mapped_through(dynamics, "proxy", config, store) == 1
+    viewed = Visualization(dynamics, "proxy", config, tmp_path / "keyframes").fit(compute=False)
+    assert sorted(viewed.results_) == [1] and viewed.missing_ == [2, 3, 4]  # a prefix, as views expect
+    # Without landing (the start left where the previous map puts the samples), epoch 2 ends farther from 3.
+    monkeypatch.setattr(proxy_module, "landing_toward", lambda start, landing, share: start)
+    free = Visualization(dynamics, "proxy", config, tmp_path / "free").fit()
+
+    def gap(visualization):
+        maps = [visualization.results_[e].embeddings["train"] for e in (2, 3)]
+        return float(np.linalg.norm(maps[0] - maps[1], axis=1).mean() / maps[1].std())
+
+    assert gap(chain) < 0.9 * gap(free), (gap(chain), gap(free))
 
 
 def test_load_visualizer(run, cache_dir):

@@ -31,7 +31,7 @@ from ..data.dynamics import SPLITS, TrainingDynamics
 from ..data.head import Head
 from ..errors import ConfigError
 from .store import ResultStore
-from .chain import chain_of, is_keyframe_index
+from .chain import chain_of, is_keyframe_index, landing_of
 from .visualize import EpochResult, Visualization
 
 SCHEDULER_TIMEOUT = 30  # seconds to reach a Dask scheduler before giving up with a message
@@ -87,10 +87,10 @@ def stretches_of(run_epochs: list[int], asked: list[int], stretch_epochs: int) -
     return sorted(groups.items())
 
 
-def fit_stretch(data: EpochSlice, method: str, config: VisConfig, runtime: Runtime, start: EpochResult,
-                epochs: list[int]) -> dict[str, Any]:
-    """Fit ``epochs`` (one stretch, after the keyframe whose chained map is ``start``) on a worker:
-    returns {cache key: result} of what it computed."""
+def fit_stretch(data: EpochSlice, method: str, config: VisConfig, runtime: Runtime,
+                start: EpochResult | list[EpochResult], epochs: list[int]) -> dict[str, Any]:
+    """Fit ``epochs`` (one stretch) on a worker, given ``start``, the chained maps of the keyframe it starts
+    from and of the one it lands on (if any): returns {cache key: result} of what it computed."""
     with tempfile.TemporaryDirectory(prefix="ttv-stretch-") as folder, ResultStore(folder) as store:
         Visualization(data, method, config, folder, runtime).fit(epochs, start=start)
         return {key: store.get(key) for key in store.keys()}
@@ -127,7 +127,8 @@ def _backend(backend: str, scheduler: str | None) -> Iterator[None]:
 
 
 def fit_parallel(visualization: Visualization, epochs: list[int] | None = None, *, on_epoch_end=None,
-                 on_stretches=None, on_stretch_end=None, slim: bool = False, **runtime: Any) -> Visualization:
+                 on_stretches=None, on_stretch_end=None, slim: bool = False, on_epoch_start=None, on_pass_end=None,
+                 should_stop=None, **runtime: Any) -> Visualization:
     """``visualization.fit(epochs)``, its uncached stretches fitted side by side; returns it, fitted.
 
     Where they run is ``visualization.runtime``'s ``backend``, ``jobs`` (0: as many as the backend
@@ -136,7 +137,8 @@ def fit_parallel(visualization: Visualization, epochs: list[int] | None = None, 
     ``fit`` reads everything. ``on_stretches(stretches)`` is called as the stretches (lists of epochs)
     are sent, ``on_stretch_end(epochs)`` as each one's results land. ``slim``: as in ``fit``.
     With ``jobs=1``, or one stretch to fit, all is fitted here, one epoch after the other, as
-    ``visualization.fit(epochs, on_epoch_end=on_epoch_end)`` does (a worker would only add its start-up).
+    ``visualization.fit(epochs, ...)`` does (a worker would only add its start-up). ``on_epoch_start``,
+    ``on_pass_end`` and ``should_stop`` (as in ``fit``) apply to what is fitted here: the keyframes, or all.
     """
     import joblib
 
@@ -148,15 +150,20 @@ def fit_parallel(visualization: Visualization, epochs: list[int] | None = None, 
     todo = [(keyframe, stretch) for keyframe, stretch in stretches_of(run_epochs, asked, stretch_epochs)
             if Visualization(dynamics, visualization.method, config, visualization.cache_dir).fit(
                 stretch, compute=False, slim=True).missing_]
+    here = {"on_epoch_start": on_epoch_start, "on_pass_end": on_pass_end, "should_stop": should_stop}
     if n_jobs == 1 or len(todo) <= 1:
-        return visualization.fit(asked, on_epoch_end=on_epoch_end, slim=slim)
+        return visualization.fit(asked, on_epoch_end=on_epoch_end, slim=slim, **here)
     with _backend(backend, scheduler):  # connected first: an unreachable cluster fails before any fit
         keyframes = [e for e in chain_of(run_epochs, asked, stretch_epochs)
                      if is_keyframe_index(run_epochs.index(e), stretch_epochs)]
-        fitted = visualization.fit(keyframes, on_epoch_end=on_epoch_end, slim=True)  # the keyframes' chain, here
-        starts = {keyframe: visualization.store.get(fitted.chained_keys_[keyframe]) for keyframe, _ in todo}
-        tasks = (joblib.delayed(fit_stretch)(_task_data(dynamics, [keyframe, *stretch], backend),
-                                             visualization.method, config, visualization.runtime, starts[keyframe], stretch)
+        fitted = visualization.fit(keyframes, on_epoch_end=on_epoch_end, slim=True, **here)  # the keyframes' chain, here
+        if fitted.cancelled_:
+            return fitted
+        ends = {keyframe: [keyframe, *_landing(run_epochs, stretch[0], stretch_epochs)] for keyframe, stretch in todo}
+        starts = {keyframe: visualization.store.get(fitted.chained_keys_[keyframe]) for keyframe in fitted.chained_keys_}
+        tasks = (joblib.delayed(fit_stretch)(_task_data(dynamics, [*ends[keyframe], *stretch], backend),
+                                             visualization.method, config, visualization.runtime,
+                                             [starts[end] for end in ends[keyframe]], stretch)
                  for keyframe, stretch in todo)
         if on_stretches is not None:
             on_stretches([stretch for _, stretch in todo])
@@ -167,6 +174,13 @@ def fit_parallel(visualization: Visualization, epochs: list[int] | None = None, 
             if on_stretch_end is not None:
                 on_stretch_end(stretch)
     return visualization.fit(asked, compute=False, slim=slim)
+
+
+def _landing(run_epochs: list[int], epoch: int, stretch_epochs: int) -> list[int]:
+    """The keyframe ``epoch``'s stretch lands on, as a list of zero or one epoch (its worker needs its data too:
+    the landing weighs each sample by the neighbours it shares with the keyframe)."""
+    landing = landing_of(run_epochs.index(epoch), stretch_epochs, len(run_epochs))
+    return [] if landing is None else [run_epochs[landing]]
 
 
 def _task_data(dynamics: TrainingDynamics, epochs: list[int], backend: str) -> TrainingDynamics:

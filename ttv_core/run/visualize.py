@@ -11,7 +11,8 @@ Epoch e's map is warm-started from epoch e-1's (and anchored to it by DVI's temp
 animation does not jump, rotate or mirror. The epochs fall into *stretches* of ``stretch_epochs``
 (:func:`~ttv_core.run.chain.chain_basis`): a stretch's first epoch (a *keyframe*) starts from the keyframe one stretch
 earlier instead, so asking for epoch 190 computes the keyframes 1, 21, ..., 181 and epochs 182-190,
-not all 190, and once the keyframes are there the stretches are independent of each other.
+not all 190; a stretch's epochs head for the next keyframe's map (:func:`~ttv_core.run.chain.landing_of`),
+and once the keyframes are there the stretches are independent of each other.
 A result is a pure function of (data, method, config, epoch).
 Every result is stored in the cache (:mod:`ttv_core.run.store`) under a key that includes the key of
 the result it started from, so a killed run resumes where it stopped and a finished one recomputes
@@ -30,14 +31,14 @@ from ..config import Runtime, VisConfig
 from ..data.dynamics import SPLITS, TrainingDynamics
 from ..errors import ConfigError
 from ..fit.graph import nearest_neighbors
-from ..fit.knn import shared_neighbours
 from .store import ResultStore, result_key
 from ..fit.model import Visualizer
 from ..devices import resolve_device
 from ..fit.train import cpu_threads
 from ..canvas import Extent, epoch_windows, extent_of
 from ..draw.territory import Territory, render_territory
-from .chain import chain_basis, chain_of, epoch_key, is_keyframe_index
+from .chain import (chain_basis, chain_of, epoch_key, is_keyframe_index, is_long_step, landing_of, landing_share,
+                    neighbourhood_kept)
 
 METHODS = ("proxy", "al", "umap")
 SLIM = "/slim"  # a result's key + this: the result without its model, for slim reads (Visualization.fit)
@@ -83,14 +84,6 @@ class EpochProgress:
     seconds: float
 
 
-def neighbourhood_kept(previous: np.ndarray, current: np.ndarray) -> np.ndarray:
-    """DVI's temporal strength per sample: the share of its kNN (in D) kept from one epoch to the next.
-
-    ``previous``, ``current``: kNN indices, shape (n_samples, k). Returns shape (n_samples,), in [0, 1].
-    """
-    return shared_neighbours(previous, current) / previous.shape[1]
-
-
 @dataclass
 class Visualization:
     """Fits, stores and renders one method's maps over a run's epochs.
@@ -127,7 +120,7 @@ class Visualization:
         should_stop: Callable[[], bool] | None = None,
         compute: bool = True,
         on_pass_end: Callable[[int, dict[str, float]], None] | None = None,
-        start: EpochResult | None = None,
+        start: EpochResult | list[EpochResult] | None = None,
         slim: bool = False,
     ) -> "Visualization":
         """Compute (or read) the maps of ``epochs`` (default: all); returns self.
@@ -141,19 +134,18 @@ class Visualization:
         ``should_stop()`` is polled during training; an epoch cut short is neither kept nor stored.
         With ``compute=False`` nothing is trained: the maps already in the cache are read, up to the
         first epoch that is not there (the dashboard's views use this while a background job fills the
-        cache). ``start``: a keyframe's chained result at hand (a worker fitting one stretch,
-        :mod:`ttv_core.run.fanout`): the chain walks back to it instead of to the first epoch. With
-        ``slim``, ``results_`` keep each epoch's embeddings only, and the fitted model and trust map are
-        read back from the cache when a territory, frame or figure needs them (a view of a long, large
-        run: at 60,000 samples a result is 1.9 MB, its embeddings 0.56 MB).
+        cache). ``start``: keyframes' chained results at hand, one or a list (a worker fitting one stretch,
+        :mod:`ttv_core.run.fanout`, gets the keyframes it starts from and lands on): the chain walks back
+        to them instead of to the first epoch. With ``slim``, ``results_`` keep each epoch's embeddings only,
+        and the model and trust map are read back from the cache when a territory, frame or figure needs
+        them (a view of a long, large run: at 60,000 samples a result is 1.9 MB, its embeddings 0.56 MB).
         """
         if self.config.graph.n_neighbors >= self.dynamics.n_train:
-            raise ConfigError(
-                f"The 'n_neighbors' parameter ({self.config.graph.n_neighbors}) must be below the run's {self.dynamics.n_train} "
-                f"training samples. Use --n-neighbors / VisConfig.of(n_neighbors=...) of at most {self.dynamics.n_train - 1}."
-            )
+            raise ConfigError(f"The 'n_neighbors' parameter ({self.config.graph.n_neighbors}) must be below the run's "
+                              f"{self.dynamics.n_train} training samples. Use --n-neighbors / VisConfig.of(n_neighbors=...) "
+                              f"of at most {self.dynamics.n_train - 1}.")
         asked = sorted(self.dynamics.check_epoch(e) for e in (epochs or self.dynamics.epochs))
-        given = {} if start is None else {start.epoch: start}
+        given = {r.epoch: r for r in ([] if start is None else [start] if isinstance(start, EpochResult) else start)}
         chain = chain_of(list(self.dynamics.epochs), asked, self.config.layout.stretch_epochs, tuple(given))
         self.epochs_, self.results_, self.cancelled_, self.keys_, self.chained_keys_ = asked, {}, False, set(), {}
         stop = should_stop or (lambda: False)
@@ -162,6 +154,9 @@ class Visualization:
         self._slim = slim
         with cpu_threads(resolve_device(self.runtime.device), self.runtime.cpu_threads):
             self._fit_chain(chain, given, stop, on_epoch_start, on_epoch_end, compute)
+        gap = min((e for e in asked if e not in self.results_), default=None)
+        if gap is not None and (not compute or self.cancelled_):  # views expect a prefix: keyframes past a gap wait
+            self.results_ = {e: result for e, result in self.results_.items() if e < gap}
         self.missing_ = [e for e in asked if e not in self.results_]
         done = [self.results_[e].embeddings["train"] for e in asked if e in self.results_]
         self.extent_ = extent_of(done) if done else None
@@ -173,9 +168,11 @@ class Visualization:
         """Read or compute the chained results of ``chain`` in order (see :meth:`fit`)."""
         run_epochs, stretch = list(self.dynamics.epochs), self.config.layout.stretch_epochs
         chained_results: dict[int, EpochResult] = dict(given)  # the chained result (proxy for "proxy" and "al") by epoch
-        for index, epoch in enumerate(chain, start=1):
-            basis = chain_basis(run_epochs.index(epoch), stretch)
+        for index, epoch in enumerate(chain, start=1):  # keyframes first (chain_of)
+            basis = chain_basis(run_epochs.index(epoch), stretch)  # the umap baseline's maps are aligned, never landed:
+            landing = None if self.method == "umap" else landing_of(run_epochs.index(epoch), stretch, len(run_epochs))
             previous = None if basis is None else chained_results[run_epochs[basis]]
+            lands_on = None if landing is None else chained_results[run_epochs[landing]]
             if stop():
                 self.cancelled_ = True
                 break
@@ -183,7 +180,8 @@ class Visualization:
                 on_epoch_start(epoch)
             start = time.perf_counter()
             chained, cached = self._stored(epoch, "umap" if self.method == "umap" else "proxy", previous,
-                                           lambda: self._fit_chained(epoch, previous, stop), stop, compute)
+                                           lambda: self._fit_chained(epoch, previous, stop, lands_on), stop, compute,
+                                           landing=lands_on)
             result = chained
             if chained is not None and self.method == "al":
                 result, cached_al = self._stored(epoch, "al", chained, lambda: self._fit_active(epoch, chained, stop),
@@ -194,35 +192,35 @@ class Visualization:
                 break
             self.results_[epoch] = replace(result, state=None, trust_map=None) if self._slim else result
             chained_results[epoch], self.chained_keys_[epoch] = chained, chained.key
-            keyframe = max((e for e in chained_results if is_keyframe_index(run_epochs.index(e), stretch)), default=None)
-            for done in [e for e in chained_results if e not in (keyframe, epoch)]:
-                del chained_results[done]  # later epochs start from this one or from the latest keyframe
+            for done in [e for e in chained_results if e != epoch and not is_keyframe_index(run_epochs.index(e), stretch)]:
+                del chained_results[done]  # later epochs start from this one or from a keyframe (all kept: ~2 MB each)
             if on_epoch_end is not None:
                 status = "cached" if cached else "computed"
                 on_epoch_end(EpochProgress(epoch, index, len(chain), status, time.perf_counter() - start))
-
-    def _long_step(self, epoch: int) -> bool:
-        """Whether ``epoch`` starts a stretch past the first (its map starts from a keyframe K epochs back)."""
-        index = list(self.dynamics.epochs).index(epoch)
-        return index > 0 and is_keyframe_index(index, self.config.layout.stretch_epochs)
 
     def _neighbors(self, epoch: int) -> tuple[np.ndarray, np.ndarray]:
         """kNN (indices, distances) of ``epoch``'s training samples, kept for the next epoch.
 
         Computed once per fitted epoch: the proxy graph uses it, and the next epoch's temporal
         strength compares it with its own (the kNN is the largest cost of a graph on a large run).
-        Kept: the last two, and the latest keyframe's (the next keyframe starts from it); a cached epoch
-        costs nothing.
+        Kept: the last two, and the keyframes of ``epoch``'s stretch (the next keyframe or stretch epoch
+        starts from the first, every stretch epoch lands on the second); a cached epoch costs nothing.
         """
         if epoch not in self._knn_memo:
             reps = np.asarray(self.dynamics.representations(epoch))
             self._knn_memo[epoch] = nearest_neighbors(reps, self.config.graph.n_neighbors, seed=self.config.seed)
             run_epochs, stretch = list(self.dynamics.epochs), self.config.layout.stretch_epochs
-            keyframes = [e for e in self._knn_memo if is_keyframe_index(run_epochs.index(e), stretch)]
-            keep = {*keyframes[-1:], *list(self._knn_memo)[-2:]}  # the latest keyframe, the one before, this one
+            index = run_epochs.index(epoch)
+            ends = {index - index % stretch if stretch else 0, landing_of(index, stretch, len(run_epochs))}
+            keep = {*(run_epochs[i] for i in ends if i is not None), *list(self._knn_memo)[-2:]}
             for old in [e for e in self._knn_memo if e not in keep]:
                 del self._knn_memo[old]
         return self._knn_memo[epoch]
+
+    def _landing_share(self, epoch: int, landing: EpochResult) -> np.ndarray:
+        """How far each sample of ``epoch`` is drawn towards the keyframe ``landing`` (:func:`~ttv_core.run.chain.landing_share`)."""
+        return landing_share(list(self.dynamics.epochs).index(epoch), self.config.layout.stretch_epochs,
+                             self._neighbors(epoch)[0], self._neighbors(landing.epoch)[0])
 
     def _temporal_strength(self, epoch: int, previous: EpochResult | None) -> np.ndarray | None:
         """DVI's weight of the temporal loss for ``epoch``, per sample (None without a previous epoch)."""
@@ -231,12 +229,13 @@ class Visualization:
         return neighbourhood_kept(self._neighbors(previous.epoch)[0], self._neighbors(epoch)[0])
 
     def _stored(self, epoch: int, method: str, basis: EpochResult | None, compute, stop,
-                may_compute: bool = True) -> tuple[EpochResult | None, bool]:
-        """Read or compute one result; its key includes ``basis`` (the result it starts from).
+                may_compute: bool = True, landing: EpochResult | None = None) -> tuple[EpochResult | None, bool]:
+        """Read or compute one result, keyed with ``basis`` and ``landing`` (the results it starts from, lands on).
 
         Returns (None, False) for a result cut short by ``stop``, or not cached when not ``may_compute``.
         """
-        key = epoch_key(self.dynamics.fingerprint(epoch), epoch, method, self.config, None if basis is None else basis.key)
+        key = epoch_key(self.dynamics.fingerprint(epoch), epoch, method, self.config, None if basis is None else basis.key,
+                        None if landing is None else landing.key)
         if not may_compute:
             result = self._read_slim(key) if self._slim else self.store.get(key)
             if result is not None:
@@ -275,18 +274,22 @@ class Visualization:
         return {split: fitted if split == "train" and fitted is not None
                 else visualizer.transform(np.asarray(self.dynamics.representations(epoch, split))) for split in SPLITS}
 
-    def _fit_chained(self, epoch: int, previous: EpochResult | None, stop) -> dict[str, Any]:
+    def _fit_chained(self, epoch: int, previous: EpochResult | None, stop, landing: EpochResult | None = None
+                     ) -> dict[str, Any]:
         if self.method == "umap":
             return self._fit_umap(epoch, previous)
         from ..fit.proxy import ProxyVisualizer
 
+        index, stretch = list(self.dynamics.epochs).index(epoch), self.config.layout.stretch_epochs
         visualizer = ProxyVisualizer(config=self.config, runtime=self.runtime).fit(
             np.asarray(self.dynamics.representations(epoch)), head=self.dynamics.head(epoch),
             n_classes=self.dynamics.n_classes, previous=None if previous is None else previous.visualizer(),
             temporal_strength=self._temporal_strength(epoch, previous), should_stop=stop,
             on_pass_end=lambda losses: self._on_pass_end(epoch, losses),
             previous_embedding=None if previous is None else previous.embeddings["train"],
-            sample_neighbors=self._neighbors(epoch), long_step=self._long_step(epoch),
+            sample_neighbors=self._neighbors(epoch), long_step=is_long_step(index, stretch),
+            landing=None if landing is None else landing.embeddings["train"] / np.float32(landing.state["canvas"]["scale"]),
+            landing_share=0.0 if landing is None else self._landing_share(epoch, landing),
         )
         return {"embeddings": self._embed(visualizer, epoch), "state": visualizer.state()}
 
@@ -310,10 +313,9 @@ class Visualization:
             np.asarray(self.dynamics.representations(epoch)),
             previous_embedding=None if previous is None else previous.embeddings["train"],
         )
-        test = np.asarray(self.dynamics.representations(epoch, "test"))
-        return {"embeddings": {"train": baseline.embedding_, "test": baseline.transform(test)}}
+        test = baseline.transform(np.asarray(self.dynamics.representations(epoch, "test")))
+        return {"embeddings": {"train": baseline.embedding_, "test": test}}
 
-    # -- results ---------------------------------------------------------------------------------
     def _held(self, epoch: int) -> EpochResult:
         """``epoch``'s result as ``results_`` holds it (its embeddings and key; slim: nothing more)."""
         if not hasattr(self, "results_"):
