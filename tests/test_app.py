@@ -222,13 +222,15 @@ def test_train_page_fits_stretches_on_the_chosen_backend(tmp_path):
     from ttv_core.app.session import registry
 
     job = registry().get(at.session_state["train_job"])
-    assert not job.passes, "fitted by fit_parallel (which relays no training passes), not epoch by epoch"
+    assert set(job.passes) == {1, 3, 5}, "the keyframes fitted here, epoch by epoch; the stretches by the workers"
 
 
 def test_train_page_long_run_settings_wait_for_a_stretch_and_dask_for_its_scheduler(mapped_run):
     from helpers import VIEW_CONFIG
 
     at = open_app(page="train", view_config=VIEW_CONFIG, run=str(mapped_run))
+    assert not at.number_input(key="train_jobs").disabled  # stretches of 20 by default
+    at.number_input(key="train_stretch_epochs").set_value(0).run()
     assert at.number_input(key="train_jobs").disabled and at.selectbox(key="train_backend").disabled  # one chain
     at.number_input(key="train_stretch_epochs").set_value(2).run()
     assert not at.number_input(key="train_jobs").disabled and at.text_input(key="train_scheduler").disabled

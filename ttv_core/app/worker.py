@@ -22,9 +22,10 @@ STOP_GRACE = 1.0  # seconds a fit may take to stop by itself after Stop before i
 def _fit_in_worker(dynamics, method, config, cache_dir, runtime, epochs, messages, stop) -> None:
     """A worker process's body: fit, sending ("start", epoch), ("end", progress), then how it ended.
 
-    A chain in stretches with more than one worker allowed goes through :func:`~ttv_core.run.fanout.fit_parallel`
-    on the runtime's backend: the keyframes here, epoch by epoch, then each stretch's epochs when it lands
-    (a Stop then ends this process, and with it the local workers; a cluster finishes its tasks unheard).
+    It goes through :func:`~ttv_core.run.fanout.fit_parallel` on the runtime's backend: with more than one
+    stretch to fit and more than one worker allowed, the keyframes here, epoch by epoch, then each stretch's
+    epochs when it lands (a Stop then ends this process, and with it the local workers; a cluster finishes
+    its tasks unheard); otherwise everything here, epoch by epoch.
     """
     if hasattr(os, "setsid"):
         os.setsid()  # a group of its own: a Stop ends this process and every worker it starts (jobs._end_group)
@@ -34,25 +35,23 @@ def _fit_in_worker(dynamics, method, config, cache_dir, runtime, epochs, message
         def report(progress: EpochProgress) -> None:
             messages.put(("end", dataclasses.asdict(progress)))
 
-        if config.layout.stretch_epochs and runtime.jobs != 1:
-            from ttv_core.run.fanout import fit_parallel
+        from ttv_core.run.fanout import fit_parallel
 
-            sent = [time.perf_counter()]
+        sent = [time.perf_counter()]
 
-            def sending(todo: list[list[int]]) -> None:
-                sent[0] = time.perf_counter()
-                for stretch in todo:
-                    messages.put(("start", stretch[0]))
+        def sending(todo: list[list[int]]) -> None:
+            sent[0] = time.perf_counter()
+            for stretch in todo:
+                messages.put(("start", stretch[0]))
 
-            def landed(stretch: list[int]) -> None:  # seconds: the stretch's share of the time since they were sent
-                for epoch in stretch:
-                    report(EpochProgress(epoch, 0, len(epochs), "computed", (time.perf_counter() - sent[0]) / len(stretch)))
+        def landed(stretch: list[int]) -> None:  # seconds: the stretch's share of the time since they were sent
+            for epoch in stretch:
+                report(EpochProgress(epoch, 0, len(epochs), "computed", (time.perf_counter() - sent[0]) / len(stretch)))
 
-            fit_parallel(visualization, epochs, on_epoch_end=report, on_stretches=sending, on_stretch_end=landed, slim=True)
-        else:
-            visualization.fit(epochs, on_epoch_start=lambda epoch: messages.put(("start", epoch)), on_epoch_end=report,
-                              on_pass_end=lambda epoch, losses: messages.put(("pass", epoch)), should_stop=stop.is_set,
-                              slim=True)  # the maps go to the cache; this process holds none of their models
+        visualization = fit_parallel(  # the maps go to the cache; this process holds none of their models (slim)
+            visualization, epochs, on_epoch_end=report, on_stretches=sending, on_stretch_end=landed, slim=True,
+            on_epoch_start=lambda epoch: messages.put(("start", epoch)), should_stop=stop.is_set,
+            on_pass_end=lambda epoch, losses: messages.put(("pass", epoch)))
         messages.put(("finished", "stopped" if visualization.cancelled_ else "done"))
     except TTVError as error:
         messages.put(("failed", str(error)))

@@ -59,7 +59,7 @@ device = columns[-1].selectbox("Device", DEVICES, index=DEVICES.index(Runtime().
 with st.expander("Long runs: stretches and workers"):
     st.caption("With stretches, every K-th epoch (a keyframe) starts from the keyframe before it, so opening a late "
                "epoch computes the keyframes and its stretch only, and stretches can be computed side by side. "
-               "Each stretch start moves the dots a little more than an epoch inside a stretch does.")
+               "A stretch heads for the next keyframe, so the dots do not jump where one stretch ends.")
     long = st.columns(4)
     stretch = long[0].number_input("Stretch (epochs)", min_value=0, value=shown.value("stretch_epochs"), step=1,
                                    key="train_stretch_epochs", persist_state="session",
