@@ -167,7 +167,25 @@ def score_epoch(dynamics, visualization, epoch: int, umap_embedding: np.ndarray)
 
     return {"epoch": epoch, "accuracy": accuracy,
             "ttv": quality(train, test, embed, visualizer.inverse_transform, head),
-            "umap": quality(train, test, lambda _: umap_embedding, None, head)}
+            "umap": quality(train, test, lambda _: umap_embedding, None, head),
+            "knn_test": neighbour_bound(train, test, head)}
+
+
+def neighbour_bound(train: np.ndarray, test: np.ndarray, head) -> float | None:
+    """Share of test samples the head predicts as the majority of their K nearest training samples (in D).
+
+    What a map that keeps neighbourhoods can reach in test PPR: it draws a test sample among those
+    training samples, where the territory is theirs. Below 1 where the head decides along directions the
+    neighbourhoods do not follow (a class-blind representation, an epoch of fast change).
+    """
+    from ttv_core.fit.graph import nearest_neighbors_between
+
+    if not len(test):
+        return None
+    predicted, indices = head.predict(train), nearest_neighbors_between(test, train, K)[0]
+    votes = np.zeros((len(test), int(predicted.max()) + 1), np.int64)
+    np.add.at(votes, (np.repeat(np.arange(len(test)), K), predicted[indices].ravel()), 1)
+    return float(np.mean(votes.argmax(1) == head.predict(test)))
 
 
 def rotation_from_previous(dynamics, visualization, epoch: int):
@@ -253,8 +271,10 @@ def _ppr_verdict(rows: list[dict], target: float, where: str) -> tuple[bool | No
     if not rows:
         return None, f"{text}: no such epoch compared"
     train, test = (_worst(rows, lambda r, s=split: r["ttv"][f"ppr_{s}"]) for split in ("train", "test"))
+    bound = next(r.get("knn_test") for r in rows if r["epoch"] == test[1])
+    at_bound = "" if bound is None else f"; test's neighbour bound there {bound:.3f}"
     return (min(train[0], test[0]) >= target,
-            f"{text}: lowest {train[0]:.3f} (epoch {train[1]}) / {test[0]:.3f} (epoch {test[1]})")
+            f"{text}: lowest {train[0]:.3f} (epoch {train[1]}) / {test[0]:.3f} (epoch {test[1]}{at_bound})")
 
 
 def _temporal_verdict(ttv: dict, umap: dict, n_epochs: int) -> tuple[bool | None, str]:
@@ -321,6 +341,7 @@ COLUMNS = [  # (header, width, format, value of a row); None prints as "-"
     ("TW-umap", 7, "+.4f", trust_gap),
     ("PPR tr", 6, ".3f", lambda r: r["ttv"]["ppr_train"]),
     ("PPR te", 6, ".3f", lambda r: r["ttv"]["ppr_test"]),
+    ("kNN te", 6, ".3f", lambda r: r.get("knn_test")),
     ("rot deg", 7, "+.1f", lambda r: r["rotation"]),
     ("mirror", 6, "s", lambda r: None if r["reflection"] is None else ("YES" if r["reflection"] else "no")),
     ("move", 6, "s", lambda r: None if r.get("move") is None else f"{r['move']:.3f}{'*' if r['stretch_start'] else ''}"),
