@@ -155,6 +155,27 @@ def test_a_stretch_lands_on_the_next_keyframe(dynamics, tmp_path, monkeypatch):
     assert gap(chain) < 0.9 * gap(free), (gap(chain), gap(free))
 
 
+def test_a_view_of_a_grown_run_shows_its_stretch_from_before_until_it_lands(tmp_path):
+    import torch
+
+    from helpers import make_small_run
+
+    config, cache = FAST.replace(stretch_epochs=2), tmp_path / "cache"
+    runs = []
+    for name, epochs in (("early", (1, 2)), ("grown", (1, 2, 3, 4))):  # the same run, before and after epochs 3-4
+        torch.manual_seed(0)
+        runs.append(ttv_core.load_dynamics(make_small_run(tmp_path / name, epochs=epochs, n_train=40, dim=6)))
+    early, grown = runs
+    before = Visualization(early, "proxy", config, cache).fit()  # epoch 2: no keyframe after it yet, no landing
+    viewed = Visualization(grown, "proxy", config, cache).fit(compute=False)
+    assert sorted(viewed.results_) == [1, 2] and viewed.missing_ == [3, 4]  # not [1]: the map from before
+    np.testing.assert_array_equal(viewed.results_[2].embeddings["train"], before.results_[2].embeddings["train"])
+    landed = Visualization(grown, "proxy", config, cache).fit()
+    assert landed.results_[2].key != before.results_[2].key  # refitted to land on epoch 3
+    viewed = Visualization(grown, "proxy", config, cache).fit(compute=False)
+    assert sorted(viewed.results_) == [1, 2, 3, 4] and viewed.results_[2].key == landed.results_[2].key
+
+
 def test_load_visualizer(run, cache_dir):
     visualizer = load_visualizer(run, "proxy", 2, cache_dir=cache_dir, config=FAST)
     points = visualizer.transform(np.asarray(ttv_core.load_dynamics(run).representations(2)))

@@ -33,7 +33,7 @@ _DTYPE = re.compile(r"[<>|=]?[biufc]\d{1,2}")  # numbers and booleans only: neve
 
 # The only classes a stored value may hold, by name -> (module, class); decoding imports nothing else.
 DATACLASSES = {
-    "EpochResult": ("ttv_core.run.visualize", "EpochResult"),
+    "EpochResult": ("ttv_core.run.results", "EpochResult"),
     "TrustMap": ("ttv_core.fit.active", "TrustMap"),
     "Territory": ("ttv_core.draw.territory", "Territory"),
     "Extent": ("ttv_core.canvas", "Extent"),

@@ -37,51 +37,13 @@ from ..devices import resolve_device
 from ..fit.train import cpu_threads
 from ..canvas import Extent, epoch_windows, extent_of
 from ..draw.territory import Territory, render_territory
+from .results import EpochProgress, EpochResult
 from .chain import (chain_basis, chain_of, epoch_key, is_keyframe_index, is_long_step, landing_of, landing_share,
                     neighbourhood_kept)
 
 METHODS = ("proxy", "al", "umap")
 SLIM = "/slim"  # a result's key + this: the result without its model, for slim reads (Visualization.fit)
 EPOCH_STATES = ("cached", "computed")
-
-
-@dataclass(frozen=True)
-class EpochResult:
-    """One epoch's map.
-
-    Attributes
-    ----------
-    embeddings : dict
-        ``"train"`` / ``"test"`` -> 2-D positions, shape (n_samples, 2), float32.
-    state : dict or None
-        The fitted visualizer (:meth:`Visualizer.state`); None for the umap baseline (no inverse).
-    trust_map : object or None
-        For ``"al"``: the probe cells that fail the round trip before and after refinement.
-    seconds : float
-        Compute time when it was computed (not when it was read from the cache).
-    """
-
-    epoch: int
-    method: str
-    key: str
-    embeddings: dict[str, np.ndarray]
-    state: dict[str, Any] | None = None
-    trust_map: Any = None
-    seconds: float = 0.0
-
-    def visualizer(self) -> Visualizer | None:
-        return None if self.state is None else Visualizer.from_state(self.state)
-
-
-@dataclass(frozen=True)
-class EpochProgress:
-    """What ``on_epoch_end`` receives: which epoch, how far along, and whether it came from the cache."""
-
-    epoch: int
-    index: int  # 1-based position among the epochs being computed
-    total: int
-    status: str  # "cached" or "computed"
-    seconds: float
 
 
 @dataclass
@@ -151,12 +113,12 @@ class Visualization:
         stop = should_stop or (lambda: False)
         self._on_pass_end = on_pass_end or (lambda epoch, losses: None)  # (epoch, a training pass's losses)
         self._knn_memo: dict[int, tuple[np.ndarray, np.ndarray]] = {}
-        self._slim = slim
+        self._slim, self._unlanded = slim, False
         with cpu_threads(resolve_device(self.runtime.device), self.runtime.cpu_threads):
             self._fit_chain(chain, given, stop, on_epoch_start, on_epoch_end, compute)
-        gap = min((e for e in asked if e not in self.results_), default=None)
-        if gap is not None and (not compute or self.cancelled_):  # views expect a prefix: keyframes past a gap wait
-            self.results_ = {e: result for e, result in self.results_.items() if e < gap}
+            self._keep_prefix(asked, compute)
+            if not compute and self.config.layout.stretch_epochs and len(self.results_) < len(asked):
+                self._read_unlanded(chain, given, asked)
         self.missing_ = [e for e in asked if e not in self.results_]
         done = [self.results_[e].embeddings["train"] for e in asked if e in self.results_]
         self.extent_ = extent_of(done) if done else None
@@ -164,13 +126,32 @@ class Visualization:
                                                     if e in self.results_})
         return self
 
+    def _keep_prefix(self, asked: list[int], compute: bool) -> None:
+        """Views expect a prefix of the asked epochs: after a gap in a read-only or cancelled fit, keyframes wait."""
+        gap = min((e for e in asked if e not in self.results_), default=None)
+        if gap is not None and (not compute or self.cancelled_):
+            self.results_ = {e: result for e, result in self.results_.items() if e < gap}
+
+    def _read_unlanded(self, chain, given, asked: list[int]) -> None:
+        """A read-only fit's second look, for a run that grew: its last stretch was fitted before the keyframe
+        after it existed, without landing, and is being refitted to land on it. Until that is done, the maps
+        from before (valid maps of the same chain) are shown where they reach further."""
+        landed = self.results_, self.keys_, self.chained_keys_
+        self.results_, self.keys_, self.chained_keys_, self._unlanded = {}, set(), {}, True
+        self._fit_chain(sorted(chain), given, lambda: False, None, None, False)  # in run order: no keyframe ahead
+        self._keep_prefix(asked, False)
+        self._unlanded = False
+        if len(self.results_) <= len(landed[0]):
+            self.results_, self.keys_, self.chained_keys_ = landed
+
     def _fit_chain(self, chain, given, stop, on_epoch_start, on_epoch_end, compute) -> None:
         """Read or compute the chained results of ``chain`` in order (see :meth:`fit`)."""
         run_epochs, stretch = list(self.dynamics.epochs), self.config.layout.stretch_epochs
         chained_results: dict[int, EpochResult] = dict(given)  # the chained result (proxy for "proxy" and "al") by epoch
         for index, epoch in enumerate(chain, start=1):  # keyframes first (chain_of)
             basis = chain_basis(run_epochs.index(epoch), stretch)  # the umap baseline's maps are aligned, never landed:
-            landing = None if self.method == "umap" else landing_of(run_epochs.index(epoch), stretch, len(run_epochs))
+            landing = None if self.method == "umap" or self._unlanded else landing_of(run_epochs.index(epoch), stretch,
+                                                                                     len(run_epochs))
             previous = None if basis is None else chained_results[run_epochs[basis]]
             lands_on = None if landing is None else chained_results[run_epochs[landing]]
             if stop():
