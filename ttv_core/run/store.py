@@ -45,12 +45,12 @@ from ..errors import ConfigError, TTVError
 from .codec import CodecError, decode, encode
 
 # Bump when a change to the code changes what a stored result means: older entries stop matching.
-CODE_VERSION = "9"  # 3: the warm chain of issue 9; 4: modules moved into layers (stored objects name their module);
+CODE_VERSION = "10"  # 3: the warm chain of issue 9; 4: modules moved into layers (stored objects name their module);
 # 5: denormals flushed in fits, and large runs get cells kNN, a sampled proxy tree, fewer stage-2 passes;
 # 6: a diverging stage-2 fit rolls back; chains restart from the first epoch every stretch_epochs;
 # 7: a stretch starts from the keyframe before it, warm (the first stretch's start has the key it had);
 # 8: proxy maps show the training samples where the layout put them, and the decoder learns from there;
-# 9: results stored as arrays and JSON, never pickled
+# 9: results stored as arrays and JSON, never pickled; 10: a keyframe (long step) fits its model as a cold fit does
 
 T = TypeVar("T")
 _MISSING = object()
