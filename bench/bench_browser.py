@@ -107,7 +107,7 @@ def prepare(cache: Path, chosen: list[Path]) -> dict[str, tuple[Path, int, int]]
             gaussian_run(runs["gauss-20k"])
     prepared = {}
     for name, run in runs.items():
-        dynamics = ttv_core.load_dynamics(run)
+        dynamics = ttv_core.load_dynamics(run, cache_dir=cache)  # its files' digests with the maps, as `ttv proxy` leaves them
         start = time.perf_counter()
         statuses = []
         Visualization(dynamics, "proxy", cache_dir=cache).fit(on_epoch_end=lambda p: statuses.append(p.status))
@@ -126,36 +126,50 @@ def fill_maps(run: Path, cache: Path) -> int:
     import ttv_core
     from ttv_core.run.visualize import Visualization
 
-    dynamics = ttv_core.load_dynamics(run)
+    dynamics = ttv_core.load_dynamics(run, cache_dir=cache)
     maps = Visualization(dynamics, "proxy", cache_dir=cache).fit(compute=False)
     if not maps.results_:  # nothing fitted yet: the first epoch, for real
         print(f"{run.name}: fitting epoch {dynamics.epochs[0]}", flush=True)
         maps = Visualization(dynamics, "proxy", cache_dir=cache).fit([dynamics.epochs[0]])
-    last = max(maps.results_)
+    from ttv_core.run.chain import chain_basis, chain_of, landing_of
+
+    last, run_epochs, stretch = max(maps.results_), list(dynamics.epochs), maps.config.layout.stretch_epochs
     template = maps.store.get(maps.chained_keys_[last])
     rng = np.random.default_rng(0)
-    previous, filled = template, 0
-    for epoch in [e for e in dynamics.epochs if e > last]:
+    results, filled = {epoch: maps.store.get(key) for epoch, key in maps.chained_keys_.items()}, 0
+    for epoch in chain_of(run_epochs, run_epochs, stretch):  # keyframes first: a stretch's key names its keyframes'
+        if epoch in results:
+            continue
+
         def copy() -> dict:
             spread = {split: float(np.ptp(points)) for split, points in template.embeddings.items()}
             return {"state": template.state, "embeddings": {
                 split: (points + rng.normal(scale=0.01 * spread[split], size=points.shape)).astype(np.float32)
                 for split, points in template.embeddings.items()}}
-        previous, cached = maps._stored(epoch, "proxy", previous, copy, lambda: False)
+        index = run_epochs.index(epoch)
+        basis, landing = chain_basis(index, stretch), landing_of(index, stretch, len(run_epochs))
+        results[epoch], cached = maps._stored(epoch, "proxy", results[run_epochs[basis]], copy, lambda: False,
+                                              landing=None if landing is None else results[run_epochs[landing]])
         filled += not cached
     return filled
 
 
 def maps_only(cache: Path, fresh: Path) -> None:
-    """Copy the maps (and nothing the dashboard derives from them) from ``cache`` into ``fresh``."""
+    """Copy the maps (and nothing the dashboard derives from them) from ``cache`` into ``fresh``, and the
+    digests of the run's files: what ``ttv proxy RUN --cache-dir`` leaves for the dashboard (a run recorded
+    before its files' digests carried their size and time would otherwise be hashed again: 28 GB, ~30 s)."""
+    import shutil
+
+    from ttv_core.run.results import EpochResult
     from ttv_core.run.store import ResultStore
-    from ttv_core.run.visualize import EpochResult
 
     with ResultStore(cache) as source, ResultStore(fresh) as target:
         for key in source.keys():
             value = source.get(key)
             if isinstance(value, EpochResult):
                 target.put(key, value)
+    if (cache / "file-digests").is_dir():
+        shutil.copytree(cache / "file-digests", fresh / "file-digests", dirs_exist_ok=True)
 
 
 def open_player(page, url: str) -> tuple[float, float]:

@@ -190,9 +190,10 @@ def epoch_windows(embeddings: dict[int, Sequence[np.ndarray]]) -> tuple[dict[int
     test positions), in epoch order; ``({}, None)`` when no epoch holds a point."""
     bounds = {}
     for epoch in sorted(embeddings):
-        arrays = [np.asarray(a, np.float64).reshape(-1, 2) for a in embeddings[epoch] if len(a)]
-        if arrays:
-            bounds[epoch] = (np.min([a.min(axis=0) for a in arrays], axis=0), np.max([a.max(axis=0) for a in arrays], axis=0))
+        arrays = [np.asarray(a).reshape(-1, 2) for a in embeddings[epoch] if len(a)]  # no float64 copies: 0.45 s
+        if arrays:  # at 200 epochs x 70,000 points; a minimum is exact in any precision
+            bounds[epoch] = (np.min([a.min(axis=0) for a in arrays], axis=0).astype(np.float64),
+                             np.max([a.max(axis=0) for a in arrays], axis=0).astype(np.float64))
     if not bounds:
         return {}, None
     windows, whole = frame_windows(list(bounds.values()))

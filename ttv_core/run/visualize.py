@@ -120,11 +120,18 @@ class Visualization:
             if not compute and self.config.layout.stretch_epochs and len(self.results_) < len(asked):
                 self._read_unlanded(chain, given, asked)
         self.missing_ = [e for e in asked if e not in self.results_]
-        done = [self.results_[e].embeddings["train"] for e in asked if e in self.results_]
-        self.extent_ = extent_of(done) if done else None
+        self._extent = None  # extent_, computed when asked (at 200 epochs x 60,000 samples: 1.5 s)
         self.windows_, self.whole_ = epoch_windows({e: self.results_[e].embeddings.values() for e in asked
                                                     if e in self.results_})
         return self
+
+    @property
+    def extent_(self) -> Extent | None:
+        """One square holding the train maps of every asked epoch with a map (None for none); see :meth:`fit`."""
+        if self._extent is None:
+            done = [self.results_[e].embeddings["train"] for e in self.epochs_ if e in self.results_]
+            self._extent = extent_of(done) if done else None
+        return self._extent
 
     def _keep_prefix(self, asked: list[int], compute: bool) -> None:
         """Views expect a prefix of the asked epochs: after a gap in a read-only or cancelled fit, keyframes wait."""
