@@ -42,7 +42,8 @@ epochs = list(dynamics.epochs)
 last = epochs[-1] if len(epochs) == 1 else st.select_slider(
     "Train up to epoch", options=epochs, value=epochs[-1], key="train_epochs", persist_state="session",
     help="Each epoch's map starts from the one before, so that the dots move only as much as the classifier's "
-    "representations do: the maps of every epoch up to this one are computed (those in the cache are read).")
+    "representations do: the maps of every epoch up to this one are computed (those in the cache are read), and "
+    "the keyframe after them that their stretch heads for (see Long runs).")
 shown = session.view_config()  # the settings last trained: the maps the other pages show
 columns = st.columns(len(FIELDS) + 1)
 highest = {name: max(low, min(high, dynamics.n_train - 1)) if name == "n_neighbors" else high  # a 2-sample run:
