@@ -26,7 +26,6 @@ from __future__ import annotations
 import numpy as np
 import scipy.optimize
 import scipy.sparse
-from sklearn.neighbors import NearestNeighbors
 
 from . import knn
 from .._checks import (
@@ -84,6 +83,8 @@ def nearest_neighbors(points, k: int, *, exclude_self: bool = True, exact: bool 
     k = check_int(k, "k", owner=owner, low=1, high=high, high_text=text, fix=_FEWER_NEIGHBOURS)
     if exclude_self and n >= knn.EXACT_BELOW and points.shape[1] > 3:
         return knn.exact_knn(points, k) if exact else knn.approximate_knn(points, k, seed=seed)
+    from sklearn.neighbors import NearestNeighbors  # 0.66 s to import: not on a view's first page
+
     model = NearestNeighbors(n_neighbors=k).fit(points)
     distances, indices = model.kneighbors(None if exclude_self else points)
     return indices.astype(np.int64, copy=False), distances.astype(np.float32, copy=False)
@@ -110,6 +111,8 @@ def nearest_neighbors_between(queries, points, k: int) -> tuple[np.ndarray, np.n
     points = check_points(points, "points", owner=owner)
     queries = check_points(queries, "queries", owner=owner, dim=points.shape[1])
     k = check_int(k, "k", owner=owner, low=1, high=points.shape[0], high_text="n_points", fix=_FEWER_NEIGHBOURS)
+    from sklearn.neighbors import NearestNeighbors
+
     distances, indices = NearestNeighbors(n_neighbors=k).fit(points).kneighbors(queries)
     return indices.astype(np.int64, copy=False), distances.astype(np.float32, copy=False)
 
