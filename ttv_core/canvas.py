@@ -190,10 +190,13 @@ def epoch_windows(embeddings: dict[int, Sequence[np.ndarray]]) -> tuple[dict[int
     test positions), in epoch order; ``({}, None)`` when no epoch holds a point."""
     bounds = {}
     for epoch in sorted(embeddings):
-        arrays = [np.asarray(a).reshape(-1, 2) for a in embeddings[epoch] if len(a)]  # no float64 copies: 0.45 s
-        if arrays:  # at 200 epochs x 70,000 points; a minimum is exact in any precision
-            bounds[epoch] = (np.min([a.min(axis=0) for a in arrays], axis=0).astype(np.float64),
-                             np.max([a.max(axis=0) for a in arrays], axis=0).astype(np.float64))
+        # Column by column, without float64 copies (a minimum is exact in any precision): numpy's min(axis=0) of
+        # an (n, 2) array took 1 ms at 60,000 rows, a column's 0.07 ms; 0.5 s at 200 epochs x 70,000 points.
+        arrays = [np.asarray(a).reshape(-1, 2) for a in embeddings[epoch] if len(a)]
+        if arrays:
+            bounds[epoch] = tuple(np.array([reduce(a[:, axis].min() if low else a[:, axis].max() for a in arrays)
+                                            for axis in (0, 1)], np.float64)
+                                  for low, reduce in ((True, min), (False, max)))
     if not bounds:
         return {}, None
     windows, whole = frame_windows(list(bounds.values()))
