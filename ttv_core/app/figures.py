@@ -79,13 +79,14 @@ TEMPORAL = {  # the run's figures over the epochs with a map (ttv_core.evaluate.
 @st.cache_data(show_spinner="Evaluating the classifier at every epoch…")
 def _subject_accuracy(location: str, fingerprints: tuple[str, ...],
                       _dynamics: ttv_core.TrainingDynamics) -> pd.DataFrame:
-    scores = ttv_core.evaluate_subject(_dynamics)
-    rows = [
-        (int(epoch), SPLIT_NAMES[key], value)
-        for key, per_epoch in scores.items()
-        for epoch, value in per_epoch.items()
-        if value is not None
-    ]
+    # From the predictions memoized in the result cache by each epoch's content (the Territories and Samples
+    # pages store them too): a server start no longer passes the head over every epoch (60,000 + 10,000
+    # samples x 200 epochs: 36 s), and an edited epoch has other keys, so it is never shown stale.
+    from ttv_core.evaluate.predictions import prediction_history
+
+    rows = [(int(epoch), SPLIT_NAMES[f"{split}_acc"], float(accuracy))
+            for split in ("train", "test") if _dynamics.labels(split).size
+            for epoch, accuracy in zip(_dynamics.epochs, prediction_history(_dynamics, split).correct.mean(axis=1))]
     return pd.DataFrame(rows, columns=["epoch", "split", "accuracy"])
 
 
