@@ -93,6 +93,7 @@ def test_chain_basis_starts_each_stretch_from_the_keyframe_before():
     assert chain_of(epochs, [190], 20) == [*keyframes, *range(182, 191)]  # 19 fits, not 190
     assert chain_of(epochs, [5, 190], 20) == [*keyframes, 2, 3, 4, 5, *range(182, 191)]  # keyframes first
     assert chain_of(epochs, [5], 20) == [1, 21, 2, 3, 4, 5]  # and the keyframe epoch 5's stretch lands on
+    assert chain_of(epochs, [5], 20, lands=False) == [1, 2, 3, 4, 5]  # the umap baseline never lands
     assert chain_of(epochs, [190], 20, known=(181,)) == list(range(182, 191))  # a worker given its keyframe
     assert chain_of(epochs, [175], 20, known=(161, 181)) == list(range(162, 176))  # ... and the one it lands on
     assert [landing_of(i, 3, 8) for i in range(8)] == [None, 3, 3, None, 6, 6, None, None]  # none after the last

@@ -71,17 +71,18 @@ def neighbourhood_kept(previous: np.ndarray, current: np.ndarray) -> np.ndarray:
     return shared_neighbours(previous, current) / previous.shape[1]
 
 
-def chain_of(run_epochs: list[int], asked: list[int], stretch_epochs: int, known: tuple[int, ...] = ()) -> list[int]:
-    """The epochs whose maps ``asked`` needs, each after the maps it starts from and lands on: the
-    keyframes first, then the others, both ascending. The walk back stops at the ``known`` epochs
-    (results at hand), which are not listed."""
+def chain_of(run_epochs: list[int], asked: list[int], stretch_epochs: int, known: tuple[int, ...] = (), *,
+             lands: bool = True) -> list[int]:
+    """The epochs whose maps ``asked`` needs, each after the maps it starts from and lands on (``lands``:
+    False for the umap baseline, which never lands): the keyframes first, then the others, both ascending.
+    The walk back stops at the ``known`` epochs (results at hand), which are not listed."""
     position = {epoch: index for index, epoch in enumerate(run_epochs)}
     needed: set[int] = set()
 
     def walk(index: int | None) -> None:
         while index is not None and run_epochs[index] not in needed and run_epochs[index] not in known:
             needed.add(run_epochs[index])
-            walk(landing_of(index, stretch_epochs, len(run_epochs)))
+            walk(landing_of(index, stretch_epochs, len(run_epochs)) if lands else None)
             index = chain_basis(index, stretch_epochs)
 
     for epoch in asked:

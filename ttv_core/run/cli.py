@@ -196,7 +196,7 @@ def _visualization(args: argparse.Namespace, method: str):
     from .fanout import fit_parallel
     from .chain import chain_of
 
-    chain = chain_of(list(dynamics.epochs), epochs, visualization.config.layout.stretch_epochs)
+    chain = chain_of(list(dynamics.epochs), epochs, visualization.config.layout.stretch_epochs, lands=method != "umap")
     with tqdm(total=len(chain), unit="epoch", file=sys.stderr, desc=method) as bar:
         def report(progress) -> None:
             bar.set_postfix_str(f"epoch {progress.epoch} {progress.status}")

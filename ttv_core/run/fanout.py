@@ -154,7 +154,7 @@ def fit_parallel(visualization: Visualization, epochs: list[int] | None = None, 
     if n_jobs == 1 or len(todo) <= 1:
         return visualization.fit(asked, on_epoch_end=on_epoch_end, slim=slim, **here)
     with _backend(backend, scheduler):  # connected first: an unreachable cluster fails before any fit
-        keyframes = [e for e in chain_of(run_epochs, asked, stretch_epochs)
+        keyframes = [e for e in chain_of(run_epochs, asked, stretch_epochs, lands=visualization.method != "umap")
                      if is_keyframe_index(run_epochs.index(e), stretch_epochs)]
         fitted = visualization.fit(keyframes, on_epoch_end=on_epoch_end, slim=True, **here)  # the keyframes' chain, here
         if fitted.cancelled_:

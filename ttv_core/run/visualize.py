@@ -108,7 +108,8 @@ class Visualization:
                               f"of at most {self.dynamics.n_train - 1}.")
         asked = sorted(self.dynamics.check_epoch(e) for e in (epochs or self.dynamics.epochs))
         given = {r.epoch: r for r in ([] if start is None else [start] if isinstance(start, EpochResult) else start)}
-        chain = chain_of(list(self.dynamics.epochs), asked, self.config.layout.stretch_epochs, tuple(given))
+        chain = chain_of(list(self.dynamics.epochs), asked, self.config.layout.stretch_epochs, tuple(given),
+                         lands=self.method != "umap")
         self.epochs_, self.results_, self.cancelled_, self.keys_, self.chained_keys_ = asked, {}, False, set(), {}
         stop = should_stop or (lambda: False)
         self._on_pass_end = on_pass_end or (lambda epoch, losses: None)  # (epoch, a training pass's losses)
