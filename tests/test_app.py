@@ -189,6 +189,16 @@ def test_train_page_says_which_maps_are_cached_before_training(mapped_run, tmp_p
     assert "**Train** computes the other 4, about" in at.info[0].value and not at.success
 
 
+def test_train_page_counts_the_keyframe_a_stretch_heads_for(mapped_run):
+    from helpers import VIEW_CONFIG
+
+    at = open_app(page="train", view_config=VIEW_CONFIG, run=str(mapped_run))
+    at.number_input(key="train_stretch_epochs").set_value(2).run()  # keyframes 1 and 3: epoch 2 lands on 3
+    at.select_slider(key="train_epochs").set_value(2).run()
+    assert not at.exception
+    assert "**Train** computes the other 2 and epoch 3, the keyframe their stretch heads for" in at.info[0].value
+
+
 def test_train_page_trains_the_maps_up_to_the_chosen_epoch(tmp_path):
     from helpers import VIEW_CONFIG, make_small_run
 

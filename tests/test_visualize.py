@@ -10,7 +10,7 @@ from ttv_core.run.cli import main
 from ttv_core.config import Runtime, VisConfig
 from ttv_core.fit.proxy import ProxyVisualizer
 import ttv_core.fit.proxy as proxy_module
-from ttv_core.run.chain import chain_basis, chain_of, landing_of, landing_share, mapped_through
+from ttv_core.run.chain import chain_basis, chain_of, landing_of, landing_share, mapped_through, unmapped
 from ttv_core.run.store import ResultStore
 from ttv_core.run.visualize import SLIM, Visualization, load_visualizer
 
@@ -143,6 +143,8 @@ def test_a_stretch_lands_on_the_next_keyframe(dynamics, tmp_path, monkeypatch):
     Visualization(dynamics, "proxy", config, tmp_path / "keyframes").fit([1, 3])
     with ResultStore(tmp_path / "keyframes") as store:
         assert mapped_through(dynamics, "proxy", config, store) == 1
+        assert unmapped(dynamics, "proxy", config, store, [2]) == [2]  # its keyframes are there
+        assert unmapped(dynamics, "proxy", config.replace(seed=1), store, [2]) == [1, 3, 2]  # 3: where 2 lands
     viewed = Visualization(dynamics, "proxy", config, tmp_path / "keyframes").fit(compute=False)
     assert sorted(viewed.results_) == [1] and viewed.missing_ == [2, 3, 4]  # a prefix, as views expect
     # Without landing (the start left where the previous map puts the samples), epoch 2 ends farther from 3.

@@ -100,10 +100,9 @@ def epoch_key(fingerprint: str, epoch: int, method: str, config, basis_key: str 
                       basis=basis_key, **landing)
 
 
-def mapped_through(dynamics, method: str, config, store) -> int | None:
-    """The last epoch up to which ``store`` holds every map of ``method`` (with ``config``): what a
-    read-only :meth:`Visualization.fit` would find; None for none. Only keys are computed and looked up
-    (one fingerprint per epoch, from recorded digests), never a map read: cheap enough for a list of runs."""
+def _stored(dynamics, method: str, config, store):
+    """``stored(index)``: whether ``store`` holds the map of the run's ``index``-th epoch (for "al", its
+    refinement too), from keys alone: one fingerprint per epoch (from recorded digests), never a map read."""
     epochs, stretch = list(dynamics.epochs), config.layout.stretch_epochs
     chained_method = "umap" if method == "umap" else "proxy"
     chained: dict[int, str] = {}
@@ -116,11 +115,29 @@ def mapped_through(dynamics, method: str, config, store) -> int | None:
                                        None if basis is None else key_of(basis), None if landing is None else key_of(landing))
         return chained[index]
 
-    last = None
-    for index, epoch in enumerate(epochs):
+    def stored(index: int) -> bool:
         key = key_of(index)
-        if key not in store or (method == "al" and epoch_key(dynamics.fingerprint(epoch), epoch, "al", config, key)
-                                not in store):
+        return key in store and (method != "al" or epoch_key(dynamics.fingerprint(epochs[index]), epochs[index], "al",
+                                                             config, key) in store)
+
+    return stored
+
+
+def mapped_through(dynamics, method: str, config, store) -> int | None:
+    """The last epoch up to which ``store`` holds every map of ``method`` (with ``config``): what a
+    read-only :meth:`Visualization.fit` would find; None for none. Only keys are computed and looked up,
+    never a map read: cheap enough for a list of runs."""
+    stored, last = _stored(dynamics, method, config, store), None
+    for index, epoch in enumerate(dynamics.epochs):
+        if not stored(index):
             break
         last = epoch
     return last
+
+
+def unmapped(dynamics, method: str, config, store, asked: list[int]) -> list[int]:
+    """The epochs whose maps fitting ``asked`` computes: those of its chain (:func:`chain_of`, with the keyframe
+    a stretch lands on, which may lie past ``asked``) that ``store`` lacks, in the order they are fitted."""
+    stored, epochs = _stored(dynamics, method, config, store), list(dynamics.epochs)
+    chain = chain_of(epochs, asked, config.layout.stretch_epochs, lands=method != "umap")
+    return [epoch for epoch in chain if not stored(epochs.index(epoch))]

@@ -8,6 +8,7 @@ from ttv_core.app import session
 from ttv_core.app.estimate import fit_seconds, roughly
 from ttv_core.app.jobs import job_key
 from ttv_core.app.text import plain  # messages quoting the run's data: text, never Markdown
+from ttv_core.run.chain import unmapped
 from ttv_core.config import BACKENDS, DEVICES, MAX_NEIGHBOURS, MAX_PASSES, MAX_SEED, MAX_WORKERS, Runtime, VisConfig
 
 DEFAULTS = VisConfig()
@@ -93,11 +94,11 @@ asked = [e for e in epochs if e <= last]  # the whole chain: each map starts fro
 def to_compute() -> list[int] | None:
     """The asked epochs whose maps the cache lacks with these settings (None: the run cannot take them)."""
     try:
-        stored = session.maps(method, config).results_
+        maps = session.maps(method, config)
     except ttv_core.TTVError as error:  # settings this run cannot take
         st.error(plain(error))
         return None
-    return [epoch for epoch in asked if epoch not in stored]
+    return unmapped(dynamics, method, config, maps.store, asked)
 
 
 if st.button("Train", type="primary", key="train_start", disabled=no_scheduler):
@@ -116,15 +117,17 @@ def show_cached() -> None:
     missing = to_compute()  # shown here too: a poll of this fragment runs outside the router's guard
     if missing is None:
         return
-    cached = len(asked) - len(missing)
+    beyond = [epoch for epoch in missing if epoch not in asked]  # the keyframe the last stretch heads for
+    cached = len(asked) - len(missing) + len(beyond)
     if not missing:
         hint = "" if config == session.view_config() else " Press **Train** to show them on every page."
         st.success(f"Every map up to epoch {last} is already in the cache with these settings: "
                    f"nothing to compute.{hint}")
         return
     took = roughly(fit_seconds(dynamics.n_train, method, epochs, missing, config.value("stretch_epochs")))
+    also = f" and epoch {beyond[0]}, the keyframe their stretch heads for" if beyond else ""
     st.info(f"{cached} of the {len(asked)} maps up to epoch {last} are in the cache with these settings; **Train** "
-            f"computes the other {len(missing)}, {took} on a 2-core machine.")
+            f"computes the other {len(missing) - len(beyond)}{also}, {took} on a 2-core machine.")
 
 
 @st.fragment(run_every=0.5)
