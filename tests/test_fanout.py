@@ -97,3 +97,23 @@ def test_an_unreachable_scheduler_is_a_clear_error_before_any_fit(dynamics, tmp_
     monkeypatch.setattr(Visualization, "fit", read_only)
     with pytest.raises(ConfigError, match="Could not reach the Dask scheduler at 'tcp://127.0.0.1:9'"):
         fit_parallel(Visualization(dynamics, "proxy", FAST, tmp_path), backend="dask", scheduler="tcp://127.0.0.1:9")
+
+
+def test_a_grown_run_has_its_stretch_refitted_to_land_on_the_keyframe_it_now_has(tmp_path):
+    import torch
+
+    from helpers import make_small_run
+
+    runs = []
+    for name, epochs in (("early", (1, 2, 3, 4)), ("grown", tuple(range(1, 9)))):  # the same run, four epochs later
+        torch.manual_seed(0)
+        runs.append(ttv_core.load_dynamics(make_small_run(tmp_path / name, epochs=epochs, n_train=40, dim=6)))
+    early, grown = runs
+    cache = tmp_path / "cache"
+    before = Visualization(early, "proxy", FAST, cache).fit()  # epoch 4: no keyframe 5 yet, fitted without landing
+    # Stretches [4] (landing on 5 now), [6] and [8] to fit, on two jobs: the read-only view shows epoch 4's map
+    # from before, which must not count as done.
+    after = fit_parallel(Visualization(grown, "proxy", FAST, cache), jobs=2, backend="sequential")
+    assert after.results_[2].key == before.results_[2].key  # it landed on 3 already: read, not refitted
+    assert after.results_[4].key != before.results_[4].key
+    assert Visualization(grown, "proxy", FAST, cache).fit(compute=False).results_[4].key == after.results_[4].key

@@ -31,7 +31,7 @@ from ..data.dynamics import SPLITS, TrainingDynamics
 from ..data.head import Head
 from ..errors import ConfigError
 from .store import ResultStore
-from .chain import chain_of, is_keyframe_index, landing_of
+from .chain import chain_of, is_keyframe_index, landing_of, unmapped
 from .visualize import EpochResult, Visualization
 
 SCHEDULER_TIMEOUT = 30  # seconds to reach a Dask scheduler before giving up with a message
@@ -147,9 +147,11 @@ def fit_parallel(visualization: Visualization, epochs: list[int] | None = None, 
     dynamics, config, stretch_epochs = visualization.dynamics, visualization.config, visualization.config.layout.stretch_epochs
     run_epochs = list(dynamics.epochs)
     asked = sorted(dynamics.check_epoch(e) for e in (epochs or run_epochs))
+    # From keys, not a read-only fit: that would count as done a stretch fitted before the keyframe it lands on
+    # existed (it shows those maps meanwhile), and it read every map of the run to find out.
+    missing = set(unmapped(dynamics, visualization.method, config, visualization.store, asked))
     todo = [(keyframe, stretch) for keyframe, stretch in stretches_of(run_epochs, asked, stretch_epochs)
-            if Visualization(dynamics, visualization.method, config, visualization.cache_dir).fit(
-                stretch, compute=False, slim=True).missing_]
+            if missing.intersection(stretch)]
     here = {"on_epoch_start": on_epoch_start, "on_pass_end": on_pass_end, "should_stop": should_stop}
     if n_jobs == 1 or len(todo) <= 1:
         return visualization.fit(asked, on_epoch_end=on_epoch_end, slim=slim, **here)

@@ -118,7 +118,7 @@ class Visualization:
         with cpu_threads(resolve_device(self.runtime.device), self.runtime.cpu_threads):
             self._fit_chain(chain, given, stop, on_epoch_start, on_epoch_end, compute)
             self._keep_prefix(asked, compute)
-            if not compute and self.config.layout.stretch_epochs and len(self.results_) < len(asked):
+            if not compute and self.config.layout.stretch_epochs and not set(asked) <= set(self.results_):
                 self._read_unlanded(chain, given, asked)
         self.missing_ = [e for e in asked if e not in self.results_]
         self._extent = None  # extent_, computed when asked (at 200 epochs x 60,000 samples: 1.5 s)
@@ -149,7 +149,7 @@ class Visualization:
         self._fit_chain(sorted(chain), given, lambda: False, None, None, False)  # in run order: no keyframe ahead
         self._keep_prefix(asked, False)
         self._unlanded = False
-        if len(self.results_) <= len(landed[0]):
+        if len(set(asked) & set(self.results_)) <= len(set(asked) & set(landed[0])):  # the asked epochs shown
             self.results_, self.keys_, self.chained_keys_ = landed
 
     def _fit_chain(self, chain, given, stop, on_epoch_start, on_epoch_end, compute) -> None:
