@@ -123,16 +123,9 @@ _HIDDEN = """node => {
     + `${Math.round(b.width)}x${Math.round(b.height)})`;
 }"""
 # A page's state, for a session in trouble: the app's, each player's canvas (through shadow roots), alerts.
-_STATE = """() => {
+_STATE = """() => {""" + browser.FRAME_CANVASES + """
   const app = document.querySelector('[data-testid="stApp"]');
-  const canvases = [];
-  const walk = (root) => {
-    for (const node of root.querySelectorAll("*")) {
-      if (node.matches("canvas.ttv-frame")) canvases.push(node);
-      if (node.shadowRoot) walk(node.shadowRoot);
-    }
-  };
-  walk(document);
+  const canvases = frameCanvases();
   return JSON.stringify({
     connection: app && app.dataset.testConnectionState, script: app && app.dataset.testScriptState,
     players: canvases.map((c) => ({ ...c.dataset, connected: c.isConnected,

@@ -179,11 +179,25 @@ def wait_player_ready(page, timeout: float = 60.0) -> float:
     return time.perf_counter() - start
 
 
+# JavaScript declaring frameCanvases(): every player's frame canvas in the page, through the shadow roots
+# the players live in. Put it at the top of a function's body that needs it.
+FRAME_CANVASES = """
+  const frameCanvases = () => {
+    const found = [];
+    const walk = (root) => {
+      for (const node of root.querySelectorAll("*")) {
+        if (node.matches("canvas.ttv-frame")) found.push(node);
+        if (node.shadowRoot) walk(node.shadowRoot);
+      }
+    };
+    walk(document);
+    return found;
+  };"""
 # Used by bench/bench_browser.py and bench/bench_load.py (evaluate it on the frame canvas).
 # Move the slider to `index`; resolve with [ms until `epoch`'s frame is painted (data-painted, then two
 # animation frames), ms until the player drew again: the app's rerun came back with its data (null for
 # either not within `wait` ms), whether the frame was out of sight (display: none) at some point before].
-SWITCH = """(canvas, [index, epoch, wait]) => new Promise((resolve) => {
+SWITCH = """(canvas, [index, epoch, wait]) => new Promise((resolve) => {""" + FRAME_CANVASES + """
   const slider = canvas.getRootNode().querySelector("input.ttv-epoch-slider");
   let hidden = !canvas.checkVisibility();
   const start = performance.now();
@@ -197,18 +211,7 @@ SWITCH = """(canvas, [index, epoch, wait]) => new Promise((resolve) => {
     : performance.now() - start > wait ? Promise.resolve(null)
     : new Promise((r) => setTimeout(r, 5)).then(shown);
   // A player mounted anew (its canvas replaced) counts as back once its new canvas shows the epoch.
-  const current = () => {
-    if (canvas.isConnected) return null;
-    const found = [];
-    const walk = (root) => {
-      for (const node of root.querySelectorAll("*")) {
-        if (node.matches("canvas.ttv-frame")) found.push(node);
-        if (node.shadowRoot) walk(node.shadowRoot);
-      }
-    };
-    walk(document);
-    return found.find((node) => node.isConnected) || null;
-  };
+  const current = () => canvas.isConnected ? null : frameCanvases().find((node) => node.isConnected) || null;
   shown().then((frameMs) => {
     let remounted = false;
     const poll = () => {
