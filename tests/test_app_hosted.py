@@ -131,6 +131,18 @@ def test_a_hosted_server_trains_the_demo_only(tmp_path, monkeypatch):
     ("127.0.0.1", [], True), ("::1", [], True), ("::ffff:127.0.0.1", ["Host"], True),
     ("::ffff:10.0.0.7", [], False), ("192.168.1.5", [], False), ("127.0.0.1", ["X-Forwarded-For"], False),
     ("127.0.0.1", ["x-real-ip"], False), ("nonsense", [], False),
+    (None, [], True), (None, ["X-Forwarded-For"], False),  # Streamlit reports 127.0.0.1 and ::1 as None
 ])
 def test_who_counts_as_a_visitor_on_this_machine(address, headers, local):
     assert server.is_local(address, headers) is local
+
+
+@pytest.mark.parametrize("address, headers, local", [
+    (None, {}, True), (None, {"X-Forwarded-For": "203.0.113.9"}, False), ("203.0.113.9", {}, False),
+])
+def test_a_visitor_through_a_proxy_on_this_machine_is_not_local(monkeypatch, address, headers, local):
+    from types import SimpleNamespace
+
+    # Streamlit reports a connection from 127.0.0.1 as ip_address None: a reverse proxy on this machine too.
+    monkeypatch.setattr(server, "st", SimpleNamespace(context=SimpleNamespace(ip_address=address, headers=headers)))
+    assert server.visitor_is_local() is local

@@ -122,21 +122,25 @@ def visitor_is_local() -> bool:
     True outside a server (bare mode, tests)."""
     try:
         address, headers = st.context.ip_address, st.context.headers
-    except Exception:
-        return True
-    if not address or not isinstance(address, str):  # no connection: bare mode, or Streamlit's AppTest
+    except Exception:  # outside a script run: bare mode
         return True
     try:
         names = list(headers.keys())
     except (AttributeError, TypeError):
         names = []
-    return is_local(address, names)
+    return is_local(address if isinstance(address, str) else None, names)
 
 
-def is_local(address: str, header_names) -> bool:
-    """Whether a connection from ``address`` with these request headers comes from this machine itself."""
+def is_local(address: str | None, header_names) -> bool:
+    """Whether a connection from ``address`` with these request headers comes from this machine itself.
+
+    ``address`` None is how Streamlit reports a loopback connection (``st.context.ip_address``; AppTest too):
+    local unless a reverse proxy forwarded it, which is also what a proxy on this machine looks like.
+    """
     if {str(name).lower() for name in header_names} & {"x-forwarded-for", "x-real-ip", "forwarded"}:
         return False  # a reverse proxy on this machine speaks for visitors from anywhere
+    if address is None:
+        return True
     try:
         parsed = ipaddress.ip_address(address)
     except ValueError:
