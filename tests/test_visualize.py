@@ -8,6 +8,7 @@ import pytest
 import ttv_core
 from ttv_core.run.cli import main
 from ttv_core.config import Runtime, VisConfig
+from ttv_core.errors import ConfigError
 from ttv_core.fit.proxy import ProxyVisualizer
 import ttv_core.fit.proxy as proxy_module
 from ttv_core.run.chain import chain_basis, chain_of, landing_of, landing_share, mapped_through, unmapped
@@ -183,6 +184,11 @@ def test_load_visualizer(run, cache_dir):
     visualizer = load_visualizer(run, "proxy", 2, cache_dir=cache_dir, config=FAST)
     points = visualizer.transform(np.asarray(ttv_core.load_dynamics(run).representations(2)))
     assert points.shape[1] == 2 and visualizer.inverse_transform(points[:3]).shape == (3, 64)
+
+
+def test_an_unfitted_visualization_says_fit_first(dynamics):
+    with pytest.raises(ConfigError, match="call fit first"):
+        Visualization(dynamics, "proxy", FAST).extent_
 
 
 def test_unknown_method_is_a_clear_error(dynamics):

@@ -129,7 +129,9 @@ class Visualization:
     @property
     def extent_(self) -> Extent | None:
         """One square holding the train maps of every asked epoch with a map (None for none); see :meth:`fit`."""
-        if self._extent is None:
+        if getattr(self, "_extent", None) is None:
+            if not hasattr(self, "results_"):
+                raise ConfigError("This Visualization is not fitted yet; call fit first.")
             done = [self.results_[e].embeddings["train"] for e in self.epochs_ if e in self.results_]
             self._extent = extent_of(done) if done else None
         return self._extent
