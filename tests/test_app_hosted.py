@@ -146,3 +146,13 @@ def test_a_visitor_through_a_proxy_on_this_machine_is_not_local(monkeypatch, add
     # Streamlit reports a connection from 127.0.0.1 as ip_address None: a reverse proxy on this machine too.
     monkeypatch.setattr(server, "st", SimpleNamespace(context=SimpleNamespace(ip_address=address, headers=headers)))
     assert server.visitor_is_local() is local
+
+
+def test_a_remote_visitor_cannot_point_the_server_at_a_cluster(tmp_path, monkeypatch, remote_visitor):
+    root = tmp_path / "root"
+    run = make_small_run(root / "run")
+    monkeypatch.setenv("TTV_DATA_ROOT", str(root))
+    at = open_app("train", run=str(run))
+    backend = at.selectbox(key="train_backend")
+    assert not at.exception and backend.options == ["loky"] and backend.disabled
+    assert at.text_input(key="train_scheduler").disabled

@@ -7,6 +7,7 @@ import ttv_core
 from ttv_core.app import session
 from ttv_core.app.estimate import fit_seconds, roughly
 from ttv_core.app.jobs import job_key
+from ttv_core.app.settings import ServerSettings
 from ttv_core.app.text import plain  # messages quoting the run's data: text, never Markdown
 from ttv_core.run.chain import unmapped
 from ttv_core.config import BACKENDS, DEVICES, MAX_NEIGHBOURS, MAX_PASSES, MAX_SEED, MAX_WORKERS, Runtime, VisConfig
@@ -67,13 +68,17 @@ with st.expander("Long runs: stretches and workers"):
                                    key="train_stretch_epochs", persist_state="session",
                                    help="0: one chain from the first epoch. 20: keyframes at epochs 1, 21, 41, …")
     alone = not stretch  # one chain: nothing to share out, so these wait for a stretch length
+    # Only the server's own user points it at a cluster: anyone else could make it connect anywhere.
+    own = ServerSettings.current().trusted_visitor()
     jobs = long[1].number_input("Workers", min_value=0, max_value=MAX_WORKERS, value=Runtime().jobs, step=1,
                                 key="train_jobs", persist_state="session", disabled=alone,
                                 help="Stretches computed at once; 0: one per core (or per cluster worker); 1: one after "
                                 "the other, with progress inside each epoch.")
-    backend = long[2].selectbox("Backend", BACKENDS, key="train_backend", persist_state="session", disabled=alone,
+    backend = long[2].selectbox("Backend", BACKENDS if own else BACKENDS[:1], key="train_backend",
+                                persist_state="session", disabled=alone or not own,
                                 help="loky: processes on this machine; dask: a Dask cluster (give its scheduler); "
-                                "ray: a Ray cluster where Ray is installed.")
+                                "ray: a Ray cluster where Ray is installed." + ("" if own else " Only the server's own "
+                                                                                 "user may choose a cluster."))
     scheduler = long[3].text_input("Dask scheduler", key="train_scheduler", persist_state="session",
                                    placeholder="tcp://host:8786", disabled=alone or backend != "dask")
     no_scheduler = not alone and backend == "dask" and not scheduler.strip()
