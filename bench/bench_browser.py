@@ -19,8 +19,9 @@ new dashboard session shows), in the cache folder the server then reads; the fit
 
 ``--run PATH`` (repeatable) benches that run instead, e.g. the 60,000-sample synthetic run of
 ``bench_scale.py``: its proxy maps are fitted into ``--cache-dir`` if they are not there, then only the
-maps are copied into a fresh cache for the server, so the first visit is a cold one (predictions,
-territories and frames rendered by the dashboard, as after ``ttv proxy RUN``). For every run it also
+maps are copied into a fresh cache for the server, with the dashboard's opening frames rendered there as
+``ttv proxy RUN`` renders them after fitting (:func:`ttv_core.run.frames.render_opening_frames`; with
+``--no-frames``, as after ``ttv proxy RUN --no-frames``: the dashboard renders every frame itself). For every run it also
 reports the first picture (the epoch shown painted) on the first visit and again, and the server's
 peak memory. ``--fill-maps`` gives the epochs past the last fitted one copies of its map
 (:func:`fill_maps`), to open a 200-epoch run of that size without fitting it.
@@ -154,6 +155,20 @@ def fill_maps(run: Path, cache: Path) -> int:
     return filled
 
 
+def opening_frames(runs: list[Path], cache: Path) -> None:
+    """Render the dashboard's opening frames of ``runs`` into ``cache``, as ``ttv proxy`` does after fitting."""
+    import ttv_core
+    from ttv_core.run.frames import render_opening_frames
+    from ttv_core.run.visualize import Visualization
+
+    for run in runs:
+        start = time.perf_counter()
+        visualization = Visualization(ttv_core.load_dynamics(run, cache_dir=cache), "proxy", cache_dir=cache)
+        epochs = render_opening_frames(visualization)
+        print(f"{run.name}: {len(epochs)} opening frames rendered as `ttv proxy` renders them, in "
+              f"{time.perf_counter() - start:.1f} s", flush=True)
+
+
 def maps_only(cache: Path, fresh: Path) -> None:
     """Copy the maps (and nothing the dashboard derives from them) from ``cache`` into ``fresh``, and the
     digests of the run's files: what ``ttv proxy RUN --cache-dir`` leaves for the dashboard (a run recorded
@@ -264,6 +279,8 @@ def main() -> int:
                         help="bench this run (repeatable) instead of the demo and the 20k run, from a cold cache")
     parser.add_argument("--fill-maps", action="store_true",
                         help="with --run: epochs past the last fitted one get copies of its map (see fill_maps)")
+    parser.add_argument("--no-frames", dest="frames", action="store_false",
+                        help="with --run: the server's cache gets the maps only, not the frames `ttv proxy` renders")
     parser.add_argument("--first-visit", type=int, default=0, metavar="N",
                         help="instead: N cold first visits to the demo, nothing pressed (see the module's help)")
     args = parser.parse_args()
@@ -284,6 +301,8 @@ def main() -> int:
     if args.run:  # the server starts from the maps alone: a cold first visit
         served = Path(tempfile.mkdtemp(prefix="ttv-bench-cold-"))
         maps_only(cache, served)
+        if args.frames:
+            opening_frames(args.run, served)
 
     rows = []
     with browser.streamlit_server(served) as server, browser.chromium() as page:

@@ -39,6 +39,14 @@ def test_each_epoch_is_computed_once(dynamics, cache_dir, monkeypatch):
     assert calls == [1, 2, 3] and again.epochs == (1, 2, 3)
 
 
+def test_a_history_of_some_samples_holds_their_columns_in_the_order_asked(dynamics, cache_dir):
+    whole = prediction_history(dynamics, "train", epochs=[1, 3], cache_dir=cache_dir)
+    some = prediction_history(dynamics, "train", epochs=[1, 3], cache_dir=cache_dir, samples=[5, 0, 2])
+    for name in ("labels", "predicted", "confidence", "true_probability"):
+        np.testing.assert_array_equal(getattr(some, name), getattr(whole.take([5, 0, 2]), name))
+    assert some.predicted.shape == (2, 3) and some.epochs == (1, 3)
+
+
 def test_softmax_is_stable_for_large_logits():
     out = softmax(np.array([[1000.0, 0.0], [0.0, 0.0]]))
     np.testing.assert_allclose(out, [[1.0, 0.0], [0.5, 0.5]])

@@ -12,6 +12,7 @@ from ttv_core.errors import ConfigError
 from ttv_core.fit.proxy import ProxyVisualizer
 import ttv_core.fit.proxy as proxy_module
 from ttv_core.run.chain import chain_basis, chain_of, landing_of, landing_share, mapped_through, unmapped
+from ttv_core.run.frames import cached_frame, opening_style
 from ttv_core.run.store import ResultStore
 from ttv_core.run.visualize import SLIM, Visualization, load_visualizer
 
@@ -205,7 +206,17 @@ def test_cli_writes_outputs_and_refuses_to_overwrite(run, tmp_path, capsys):
         assert (out / f"epoch_{epoch}" / "territory.png").read_bytes().startswith(b"\x89PNG")
         assert set(json.loads((out / f"epoch_{epoch}" / "extent.json").read_text())) == {"x_min", "y_min", "x_max", "y_max"}
     assert "ppr_train" in json.loads((out / "proxy_eval.json").read_text())
-    assert "figures: 100%" in capsys.readouterr().err  # the evaluation shows its progress too
+    err = capsys.readouterr().err
+    assert "figures: 100%" in err and "frames: 100%" in err  # the evaluation and the frames show their progress
+    # the frames a first visit of the dashboard shows are in the cache: it opens on a picture at once
+    view = Visualization(ttv_core.load_dynamics(run), "proxy", VisConfig.of(hidden=32, max_passes=2, resolution=24),
+                         tmp_path / "cache").fit(compute=False, slim=True)
+    assert sorted(view.results_) == [1, 2, 3]  # the chain fits from the first epoch; all three are shown
+    assert all(cached_frame(view, e, opening_style(view.dynamics)) is not None for e in (1, 2, 3))
+    bare = [*flags[2:], "--cache-dir", str(tmp_path / "bare")]
+    assert main(["proxy", str(run), "--epochs", "1", "--no-frames", *bare]) == 0
+    view = Visualization(view.dynamics, "proxy", view.config, tmp_path / "bare").fit(compute=False, slim=True)
+    assert cached_frame(view, 1, opening_style(view.dynamics)) is None
     assert main(["proxy", str(run), "--epochs", "2:3", "--out", str(out), *flags]) == 2
     assert "--overwrite" in capsys.readouterr().err
     original = tmp_path / "original"

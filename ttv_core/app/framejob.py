@@ -13,24 +13,12 @@ import time
 from dataclasses import dataclass
 
 from ttv_core.draw.frames import FrameStyle
-from ttv_core.evaluate.predictions import prediction_history
-from ttv_core.run.frames import epoch_frame, frame_key
+from ttv_core.run.frames import frame_key, frame_with_predictions, render_order
 from ttv_core.run.visualize import Visualization
 
 from .jobs import JobRegistry, _Work
 
-
-def render_order(epochs: list[int], first: int) -> list[int]:
-    """``epochs`` from ``first`` outward (the later one first at equal distance): where a viewer looks next."""
-    at = epochs.index(first) if first in epochs else len(epochs) - 1
-    return sorted(epochs, key=lambda e: (abs(epochs.index(e) - at), -e))
-
-
-def frame_with_predictions(visualization: Visualization, epoch: int, style: FrameStyle) -> bytes:
-    """``epoch``'s frame, rendering it (and the epoch's predictions) if it is not in the cache."""
-    predictions = {split: prediction_history(visualization.dynamics, split, epochs=[epoch],
-                                             cache_dir=visualization.cache_dir) for split in style.splits}
-    return epoch_frame(visualization, epoch, predictions, style)
+__all__ = ["FrameJob", "frame_job", "frame_with_predictions", "render_order"]
 
 
 @dataclass

@@ -9,7 +9,7 @@ from ttv_core.app.framejob import frame_job, frame_with_predictions
 from ttv_core.app.player import MAX_THUMBNAILS, MAX_TRAILS, interactive_samples, media_urls, player_data, show_player
 from ttv_core.draw.frames import FrameStyle
 from ttv_core.evaluate.predictions import prediction_history
-from ttv_core.run.frames import cached_frame, frame_key
+from ttv_core.run.frames import cached_frame, frame_key, opening_style
 from ttv_core.draw.territory import palette_css
 
 COLOUR_NAMES = {"label": "Label", "prediction": "Prediction"}
@@ -40,7 +40,7 @@ def interactive_predictions(location: str, fingerprints: tuple[str, ...], epochs
     """What the classifier predicted for the interactive ``samples`` at ``epochs``, by split: the player's
     hover needs these only (at 70,000 samples x 200 epochs the whole history is 140 MB, this 12 MB)."""
     by_split = {split: [i for s, i in samples if s == split] for split in session.SPLITS}
-    return {split: prediction_history(_dynamics, split, epochs=list(epochs)).take(indices)
+    return {split: prediction_history(_dynamics, split, epochs=list(epochs), samples=indices)
             for split, indices in by_split.items() if indices}
 
 
@@ -72,7 +72,7 @@ training = job is not None and job.active
 
 epochs = sorted(maps.results_)
 colour, which, overlay = st.columns([1, 1, 1])
-present = [split for split in session.SPLITS if dynamics.n_test or split == "train"]  # a run may have no test
+present = list(opening_style(dynamics).splits)  # a run may have no test; the defaults are `ttv proxy`'s frames
 session.seed_from_link("territory_colour", "colour", lambda text: text if text in COLOUR_NAMES else None)
 session.seed_from_link("territory_splits", "show",
                        lambda text: [s for s in present if s in text.split(",")] or None)
