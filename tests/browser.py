@@ -89,7 +89,8 @@ def streamlit_server(cache_dir: Path | str, *, env: dict[str, str] | None = None
     """
     port = free_port()
     log_path = Path(tempfile.mkstemp(prefix="ttv-streamlit-", suffix=".log")[1])
-    command = [sys.executable, "-m", "streamlit", "run", str(APP), "--server.headless=true", f"--server.port={port}",
+    # started as `ttv app` starts it (ttv_core.app.serve: streamlit run, once the pages' heavy modules are imported)
+    command = [sys.executable, "-m", "ttv_core.app.serve", "run", str(APP), "--server.headless=true", f"--server.port={port}",
                "--server.address=127.0.0.1", "--browser.gatherUsageStats=false",
                "--server.fileWatcherType=none"]  # sources do not change under a test: never reload modules
     environment = {**os.environ, **(env or {}), "TTV_CACHE_DIR": str(cache_dir)}

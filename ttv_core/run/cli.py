@@ -383,7 +383,8 @@ def _cmd_app(args: argparse.Namespace) -> int:
         raise ConfigError('the dashboard needs Streamlit, which is not installed: pip install "ttv[app]".')
     script = Path(__file__).resolve().parents[1] / "app" / "streamlit_app.py"
     extra = [option for option in args.streamlit_options if option != "--"]
-    command = [sys.executable, "-m", "streamlit", "run", str(script), f"--server.port={args.port}", *APP_OPTIONS, *extra]
+    command = [sys.executable, "-m", "ttv_core.app.serve", "run", str(script), f"--server.port={args.port}", *APP_OPTIONS,
+               *extra]  # streamlit run, after the pages' heavy imports: see ttv_core.app.serve
     return subprocess.call(command)
 
 
