@@ -246,13 +246,13 @@ def _cmd_visualize(args: argparse.Namespace) -> int:
         check_out(args.out, args.overwrite)  # refused now, created once there are results
     visualization = _visualization(args, args.method)
     _figures(visualization)  # both outputs hold them
-    if args.frames:
-        _frames(visualization)
     if args.out:
         write_results(visualization, args.out, overwrite=args.overwrite)
         _progress(f"wrote {args.out}")
     else:
         print(json.dumps(visualization.evaluation(), indent=1))
+    if args.frames:  # last: what was asked for is out before the dashboard's frames are drawn
+        _frames(visualization)
     return 0
 
 
