@@ -43,6 +43,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import statistics
 import sys
 import tempfile
@@ -270,6 +271,26 @@ def first_visits(times: int) -> int:
     return 0
 
 
+def measure(served: Path, prepared: dict[str, tuple[Path, int, int]], args: argparse.Namespace) -> list[tuple]:
+    """Open each prepared run's player on a server of ``served``: one row of timings per run."""
+    rows = []
+    with browser.streamlit_server(served) as server, browser.chromium() as page:
+        page.set_default_timeout(120_000)
+        received: list[int] = []
+        page.on("websocket", lambda socket: socket.on("framereceived", lambda message: received.append(len(message))))
+        for name, (run, samples, epochs) in prepared.items():
+            query = urllib.parse.urlencode({"run": "demo" if name == "demo" else str(run), "method": "proxy"})
+            url = f"{server.url}/territories?{query}"
+            picture, first = open_player(page, url)
+            picture_again, again = open_player(page, url)  # a new session: frames come from the cache
+            fps, windows = playback_fps(page, args.seconds)
+            frame_ms, rerun_ms, rerun_kb = epoch_switches(page, epochs, args.switches, received)
+            rows.append((name, samples, len(epochs), picture, first, picture_again, again, fps, frame_ms, rerun_ms,
+                         rerun_kb, server.peak_memory_mb()))
+            print(f"{name}: fps windows {' '.join(f'{w:.1f}' for w in windows)}", flush=True)
+    return rows
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cache-dir", type=Path, help="keep the runs and maps here (default: a throw-away folder)")
@@ -298,27 +319,17 @@ def main() -> int:
             print(f"{run.name}: {fill_maps(run, cache)} epochs given copies of the last fitted map", flush=True)
     prepared = prepare(cache, args.run)
     served = cache
-    if args.run:  # the server starts from the maps alone: a cold first visit
+    if args.run:  # the server starts from what `ttv proxy` leaves: a cold first visit
         served = Path(tempfile.mkdtemp(prefix="ttv-bench-cold-"))
-        maps_only(cache, served)
-        if args.frames:
-            opening_frames(args.run, served)
-
-    rows = []
-    with browser.streamlit_server(served) as server, browser.chromium() as page:
-        page.set_default_timeout(120_000)
-        received: list[int] = []
-        page.on("websocket", lambda socket: socket.on("framereceived", lambda message: received.append(len(message))))
-        for name, (run, samples, epochs) in prepared.items():
-            query = urllib.parse.urlencode({"run": "demo" if name == "demo" else str(run), "method": "proxy"})
-            url = f"{server.url}/territories?{query}"
-            picture, first = open_player(page, url)
-            picture_again, again = open_player(page, url)  # a new session: frames come from the cache
-            fps, windows = playback_fps(page, args.seconds)
-            frame_ms, rerun_ms, rerun_kb = epoch_switches(page, epochs, args.switches, received)
-            rows.append((name, samples, len(epochs), picture, first, picture_again, again, fps, frame_ms, rerun_ms,
-                         rerun_kb, server.peak_memory_mb()))
-            print(f"{name}: fps windows {' '.join(f'{w:.1f}' for w in windows)}", flush=True)
+    try:
+        if served != cache:
+            maps_only(cache, served)
+            if args.frames:
+                opening_frames(args.run, served)
+        rows = measure(served, prepared, args)
+    finally:
+        if served != cache:  # the cold copy (0.8 GB at 60,000 x 200): nothing of it is the user's
+            shutil.rmtree(served, ignore_errors=True)
 
     print(f"\n{'run':<10} {'samples':>8} {'epochs':>6} {'picture s':>9} {'load s':>7} {'again s':>7} {'fps':>6} "
           f"{'target':>6} {'switch ms':>9} {'rerun ms':>8} {'rerun KB':>8} {'server MB':>9}")
