@@ -252,3 +252,20 @@ def test_the_view_downloads_as_png_gif_and_html_built_when_pressed(mapped_run):
     buttons = {button.proto.label: button.proto for button in at.get("download_button")}
     assert {"Epoch 3 (PNG)", "Animation (GIF)", "Player (HTML)"} <= set(buttons)
     assert all(not proto.disabled for proto in buttons.values())
+
+
+def test_a_run_fitted_by_ttv_proxy_plays_on_its_first_visit_without_rendering(monkeypatch, tmp_path):
+    """`ttv proxy` renders the frames a first visit shows (render_opening_frames): the page's default style is
+    theirs, so the first visit has every frame at once, starts no frame job and plays by itself."""
+    import ttv_core
+    from ttv_core.run.frames import render_opening_frames
+
+    monkeypatch.setenv("TTV_CACHE_DIR", str(tmp_path / "cache"))
+    run = make_small_run(tmp_path / "fitted", epochs=(1, 2, 3))
+    visualization = ttv_core.Visualization(ttv_core.load_dynamics(run), "proxy", VIEW_CONFIG).fit()
+    assert render_opening_frames(visualization) == [3, 2, 1]  # the epoch shown first, then outward
+    at = open_app(view_config=VIEW_CONFIG, run=str(run), method="proxy")  # the landing page: Territories
+    assert not at.exception and not at.error
+    data = player(at)
+    assert data["epochs"] == [1, 2, 3] and all(data["frames"]) and data["autoplay"] is True
+    assert not any(key[0] == "frames" and job.active for key, job in registry()._jobs.items())
