@@ -1,11 +1,10 @@
-"""An epoch's animation frame for a fitted chain, rendered once per map, window and style, then cached."""
+"""An epoch's animation frame for a fitted chain, rendered once per map, window and style, then cached; and the
+frames a first visit of the dashboard shows, which ``ttv proxy`` renders ahead of it."""
 
 from __future__ import annotations
 
 from dataclasses import asdict
-from typing import TYPE_CHECKING
-
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 from ..data.dynamics import SPLITS, png_bytes
 from ..draw.frames import FrameStyle, render_frame
