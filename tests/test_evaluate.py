@@ -173,6 +173,35 @@ def test_temporal_figures(run):
         temporal_figures(run, run, k=0)
 
 
+def test_temporal_rows_score_every_sample_while_they_fit_and_a_sample_past_it(monkeypatch):
+    rng = np.random.default_rng(0)
+    assert evaluate.temporal_rows(1_437, 20, 64, rng) is None  # the demo: 7 MB, every sample
+    rows = evaluate.temporal_rows(60_000, 200, 512, rng)  # 24.6 GB held whole
+    assert len(rows) == evaluate.TEMPORAL_MIN_SAMPLES and np.all(np.diff(rows) > 0) and rows[-1] < 60_000
+    assert 4 * 200 * 512 * len(rows) <= 2 * evaluate.TEMPORAL_MAX_BYTES  # bounded, whatever the run's size
+    assert len(evaluate.temporal_rows(60_000, 20, 128, rng)) == evaluate.TEMPORAL_MAX_BYTES // (4 * 20 * 128)  # 26,214
+    assert evaluate.temporal_rows(900, 10**6, 10**4, rng) is None  # fewer samples than the floor: all of them
+
+
+def test_a_large_runs_temporal_figures_score_a_sample_of_its_training_samples(small_demo, cache_dir, monkeypatch):
+    import ttv_core
+
+    visualization = ttv_core.Visualization(ttv_core.load_dynamics(small_demo), "proxy", cache_dir=cache_dir,
+                                           config=ttv_core.VisConfig.of(hidden=32, max_passes=2, resolution=16))
+    visualization.fit([1, 2, 3])
+    whole = visualization.temporal()
+    monkeypatch.setattr(evaluate, "TEMPORAL_MAX_BYTES", 1)  # as if the run were too large to hold
+    monkeypatch.setattr(evaluate, "TEMPORAL_MIN_SAMPLES", 100)
+    sampled = visualization.temporal()
+    rows = evaluate.temporal_rows(visualization.dynamics.n_train, 3, visualization.dynamics.dim,
+                                  np.random.default_rng(visualization.config.seed))
+    assert len(rows) == 100
+    dynamics = visualization.dynamics
+    assert sampled == temporal_figures([dynamics.representations(e)[rows] for e in (1, 2, 3)],
+                                       [visualization.results_[e].embeddings["train"][rows] for e in (1, 2, 3)])
+    assert sampled != whole and abs(sampled["tnn"] - whole["tnn"]) < 0.1
+
+
 def test_original_json_shape(data, run):
     per_epoch = {12: _figures(data), 3: _figures(data, decode=None)}
     result = to_original_json(per_epoch, temporal_figures(run, run), k=K)

@@ -32,7 +32,9 @@ umap baseline.
 Sizes: the neighbour figures use exact kNN, as the original's did, of every sample up to
 :data:`NN_MAX_SAMPLES` and of that many drawn with the caller's generator past it (their neighbours
 are still searched among all samples); trustworthiness builds n x n matrices and is computed on at
-most :data:`TRUSTWORTHINESS_MAX_SAMPLES` samples drawn the same way.
+most :data:`TRUSTWORTHINESS_MAX_SAMPLES` samples drawn the same way. The temporal figures hold every
+epoch's representations of the samples they score: past :data:`TEMPORAL_MAX_BYTES` they score a sample
+(:func:`temporal_rows`).
 """
 
 from __future__ import annotations
@@ -67,6 +69,11 @@ BOUNDARY_SHARE = 0.1  # default boundary points per training sample (DVI generat
 BOUNDARY_MAX = 1_000  # cap on the default: enough for a stable k = 15 overlap, cheap to bisect and embed
 BOUNDARY_PER_K = 4  # floor of the default, in units of k: with only k points every overlap is trivially k
 TEMPORAL_K = 5  # epochs compared by TNN, the original's "top 5"
+TEMPORAL_MAX_BYTES = 256 * 2**20  # representations TNN and TLR hold (every epoch's rows of the samples they
+# score): past it they score a sample of the training samples. A 60,000 x 512 run's 200 epochs held whole
+# were 24.6 GB resident (`ttv proxy`'s evaluation, the Metrics page's figure job)
+TEMPORAL_MIN_SAMPLES = 1_000  # the sample's floor: demo, 8 draws each, TNN / TLR standard deviation 0.002 /
+# 0.002 at 1,000 samples, 0.003 / 0.005 at 500
 # Largest run whose umap-learn reference a page may fit unasked, to judge one epoch's map: umap-learn maps
 # 5,000 samples in a few seconds on one core (plus 10-15 s to compile numba, once per process), and up to
 # this size trustworthiness is exact (TRUSTWORTHINESS_MAX_SAMPLES). The demo has 1,437.
@@ -253,6 +260,16 @@ def epoch_figures(*, train, test, train_labels, test_labels, head: Callable, emb
                                             boundary=boundary, rng=rng).items():
             figures[figure_key(figure, split)] = _plain(value)
     return {**{key: figures[key] for key in FIGURE_KEYS}, "k": k}  # in the documented order
+
+
+def temporal_rows(n_samples: int, n_epochs: int, dim: int, rng: np.random.Generator) -> np.ndarray | None:
+    """The training samples TNN and TLR score: None (every one) while their representations at ``n_epochs``
+    epochs fit in :data:`TEMPORAL_MAX_BYTES`, else as many as fit (at least :data:`TEMPORAL_MIN_SAMPLES`),
+    drawn by ``rng``, sorted."""
+    fitting = TEMPORAL_MAX_BYTES // max(1, 4 * n_epochs * dim)
+    if n_samples <= max(fitting, TEMPORAL_MIN_SAMPLES):
+        return None
+    return np.sort(rng.choice(n_samples, max(fitting, TEMPORAL_MIN_SAMPLES), replace=False))
 
 
 def temporal_figures(train_sequence: Sequence, embedding_sequence: Sequence, *, k: int = TEMPORAL_K) -> dict:
