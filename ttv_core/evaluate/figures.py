@@ -69,9 +69,9 @@ BOUNDARY_SHARE = 0.1  # default boundary points per training sample (DVI generat
 BOUNDARY_MAX = 1_000  # cap on the default: enough for a stable k = 15 overlap, cheap to bisect and embed
 BOUNDARY_PER_K = 4  # floor of the default, in units of k: with only k points every overlap is trivially k
 TEMPORAL_K = 5  # epochs compared by TNN, the original's "top 5"
-TEMPORAL_MAX_BYTES = 256 * 2**20  # representations TNN and TLR hold (every epoch's rows of the samples they
-# score): past it they score a sample of the training samples. A 60,000 x 512 run's 200 epochs held whole
-# were 24.6 GB resident (`ttv proxy`'s evaluation, the Metrics page's figure job)
+TEMPORAL_MAX_BYTES = 256 * 2**20  # representations TNN and TLR read (every epoch's rows of the samples they
+# score): past it they score a sample of the training samples, read block by block (EpochRows). A 60,000 x
+# 512 run's 200 epochs read whole were 24.6 GB resident (`ttv proxy`'s evaluation, the Metrics page's job)
 TEMPORAL_MIN_SAMPLES = 1_000  # the sample's floor: demo, 8 draws each, TNN / TLR standard deviation 0.002 /
 # 0.002 at 1,000 samples, 0.003 / 0.005 at 500
 # Largest run whose umap-learn reference a page may fit unasked, to judge one epoch's map: umap-learn maps
@@ -260,6 +260,20 @@ def epoch_figures(*, train, test, train_labels, test_labels, head: Callable, emb
                                             boundary=boundary, rng=rng).items():
             figures[figure_key(figure, split)] = _plain(value)
     return {**{key: figures[key] for key in FIGURE_KEYS}, "k": k}  # in the documented order
+
+
+class EpochRows:
+    """One epoch's representations of the samples ``rows``, read from ``read()`` (a memory map opened anew)
+    only when sliced, shape (len(rows), dim): the temporal figures read them block by block, and nothing
+    stays held between blocks."""
+
+    ndim = 2
+
+    def __init__(self, read: Callable[[], np.ndarray], rows: np.ndarray, dim: int):
+        self._read, self._rows, self.shape = read, rows, (len(rows), dim)
+
+    def __getitem__(self, index) -> np.ndarray:
+        return np.array(self._read()[self._rows[index]])
 
 
 def temporal_rows(n_samples: int, n_epochs: int, dim: int, rng: np.random.Generator) -> np.ndarray | None:

@@ -212,7 +212,8 @@ def _check_sequences(high_seq, low_seq, min_epochs: int, owner: str) -> tuple[li
     """Validate per-epoch sequences without stacking them (they may be large memory maps)."""
     sequences = []
     for name, sequence in (("high_seq", high_seq), ("low_seq", low_seq)):
-        epochs = [np.asarray(epoch) for epoch in sequence] if not isinstance(sequence, np.ndarray) else list(sequence)
+        epochs = ([epoch if hasattr(epoch, "shape") and hasattr(epoch, "ndim") else np.asarray(epoch) for epoch in sequence]
+                  if not isinstance(sequence, np.ndarray) else list(sequence))  # arrays, memory maps, EpochRows: as given
         if len(epochs) < min_epochs:
             raise argument_error(name, owner, f"hold at least {min_epochs} epochs", f"{len(epochs)}",
                                  "Pass one array per epoch.")

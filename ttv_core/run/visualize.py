@@ -384,15 +384,14 @@ class Visualization:
         """The run's temporal figures over the asked epochs with a map (see
         :func:`ttv_core.evaluate.figures.temporal_figures`), of every training sample or, in a large run, of a
         sample of them (:func:`~ttv_core.evaluate.figures.temporal_rows`)."""
-        from ..evaluate.figures import temporal_figures, temporal_rows
+        from ..evaluate.figures import EpochRows, temporal_figures, temporal_rows
 
-        epochs = [e for e in self.epochs_ if e in self.results_]
-        rows = temporal_rows(self.dynamics.n_train, len(epochs), self.dynamics.dim, np.random.default_rng(self.config.seed))
+        epochs, dynamics = [e for e in self.epochs_ if e in self.results_], self.dynamics
+        rows = temporal_rows(dynamics.n_train, len(epochs), dynamics.dim, np.random.default_rng(self.config.seed))
         if rows is None:
-            return temporal_figures([np.asarray(self.dynamics.representations(e)) for e in epochs],
+            return temporal_figures([np.asarray(dynamics.representations(e)) for e in epochs],
                                     [self.results_[e].embeddings["train"] for e in epochs])
-        # the sample's rows copied out of each epoch's memory map, which is then let go (held, every page read stays resident)
-        return temporal_figures([np.array(self.dynamics.representations(e)[rows]) for e in epochs],
+        return temporal_figures([EpochRows(lambda e=e: dynamics.representations(e), rows, dynamics.dim) for e in epochs],
                                 [self.results_[e].embeddings["train"][rows] for e in epochs])
 
     def evaluation(self) -> dict[str, Any]:
