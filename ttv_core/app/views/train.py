@@ -96,6 +96,14 @@ except ttv_core.TTVError as error:
 asked = [e for e in epochs if e <= last]  # the whole chain: each map starts from the one before
 
 
+@st.cache_data(max_entries=16, ttl=60, show_spinner=False)
+def _unmapped(location: str, method_name: str, config_key: str, epochs_asked: tuple[int, ...], generation: int,
+              _maps) -> list[int]:
+    """:func:`unmapped`, once per change (a job storing a map) and at least every minute (a command line filling
+    the cache), as the maps are read: the idle page polls twice a second, and at 200 epochs the keys cost 30 ms."""
+    return unmapped(_maps.dynamics, method_name, _maps.config, _maps.store, list(epochs_asked))
+
+
 def to_compute() -> list[int] | None:
     """The asked epochs whose maps the cache lacks with these settings (None: the run cannot take them)."""
     try:
@@ -103,7 +111,7 @@ def to_compute() -> list[int] | None:
     except ttv_core.TTVError as error:  # settings this run cannot take
         st.error(plain(error))
         return None
-    return unmapped(dynamics, method, config, maps.store, asked)
+    return _unmapped(str(dynamics.location), method, config.key(), tuple(asked), session.registry().generation, maps)
 
 
 if st.button("Train", type="primary", key="train_start", disabled=no_scheduler):
