@@ -273,7 +273,7 @@ class EpochRows:
         self._read, self._rows, self.shape = read, rows, (len(rows), dim)
 
     def __getitem__(self, index) -> np.ndarray:
-        return np.array(self._read()[self._rows[index]])
+        return np.asarray(self._read()[self._rows[index]])  # fancy indexing copies the rows already
 
 
 def temporal_rows(n_samples: int, n_epochs: int, dim: int, rng: np.random.Generator) -> np.ndarray | None:
