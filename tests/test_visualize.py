@@ -122,6 +122,16 @@ def test_a_late_epoch_computes_only_its_stretch_and_the_keyframes(dynamics, tmp_
     assert whole.results_[3].key != Visualization(dynamics, "proxy", FAST, tmp_path).fit([3]).results_[3].key
 
 
+def test_a_long_chains_keys_are_computed_in_a_loop_in_any_order():
+    from types import SimpleNamespace
+
+    from ttv_core.run.chain import _stored
+
+    run = SimpleNamespace(epochs=tuple(range(1, 1501)), fingerprint=str)  # one chain of 1,500 epochs
+    stored = _stored(run, "proxy", VisConfig().replace(stretch_epochs=0), set())
+    assert stored(1499) is False and stored(0) is False  # the last epoch first: no RecursionError
+
+
 def test_a_stretch_lands_on_the_next_keyframe(dynamics, tmp_path, monkeypatch):
     config = FAST.replace(stretch_epochs=2)  # keyframes 1 and 3; epoch 2 lands on 3, epoch 4 on none
     calls, fit = [], ProxyVisualizer.fit

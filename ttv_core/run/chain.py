@@ -107,13 +107,18 @@ def _stored(dynamics, method: str, config, store):
     chained_method = "umap" if method == "umap" else "proxy"
     chained: dict[int, str] = {}
 
-    def key_of(index: int) -> str:  # keys of the maps it starts from and lands on first (keyframes only)
-        if index not in chained:
-            basis = chain_basis(index, stretch)
-            landing = landing_of(index, stretch, len(epochs)) if chained_method == "proxy" else None
-            chained[index] = epoch_key(dynamics.fingerprint(epochs[index]), epochs[index], chained_method, config,
-                                       None if basis is None else key_of(basis), None if landing is None else key_of(landing))
-        return chained[index]
+    def key_of(index: int) -> str:  # keys of the maps it starts from and lands on first
+        pending = []  # back along the chain to a key at hand, in a loop: one chain of 1,000 epochs is no recursion
+        while index is not None and index not in chained:
+            pending.append(index)
+            index = chain_basis(index, stretch)
+        for at in reversed(pending):
+            basis = chain_basis(at, stretch)
+            landing = landing_of(at, stretch, len(epochs)) if chained_method == "proxy" else None
+            chained[at] = epoch_key(dynamics.fingerprint(epochs[at]), epochs[at], chained_method, config,
+                                    None if basis is None else chained[basis],
+                                    None if landing is None else key_of(landing))  # a keyframe: its own loop
+        return chained[pending[0]] if pending else chained[index]
 
     def stored(index: int) -> bool:
         key = key_of(index)
